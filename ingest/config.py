@@ -1,0 +1,29 @@
+"""Index settings shared by `python -m ingest`, `rag.ask`, the UI and the eval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ingest.errors import UserError
+
+DEFAULT_EMBEDDER = "BAAI/bge-m3"
+BUNDLED_EMBEDDER_ALIAS = "minilm"
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    corpus: str = "corpus"  # folder of .md/.txt/.html reports; whatever a user drops in is indexed
+    index: str = "index"  # build output folder (faiss, chunk store, BM25, manifest.json)
+    embedder: str = DEFAULT_EMBEDDER  # multilingual; falls back to the bundled "minilm" when offline
+    chunk_chars: int = 500  # target chunk length in characters (CJK text is dense: ~1 token per char)
+    chunk_overlap: int = 80  # characters shared by neighbouring chunks of one section
+
+    def __post_init__(self) -> None:
+        if self.chunk_chars < 50:
+            raise UserError(f"chunk size must be at least 50 characters, got {self.chunk_chars}; pass e.g. --chunk-size 500")
+        if self.chunk_overlap < 0:
+            raise UserError(f"chunk overlap must be >= 0, got {self.chunk_overlap}")
+        if self.chunk_overlap >= self.chunk_chars:
+            raise UserError(
+                f"chunk overlap ({self.chunk_overlap}) must be smaller than the chunk size ({self.chunk_chars})"
+            )

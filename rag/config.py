@@ -1,0 +1,195 @@
+"""The one configuration type shared by `rag.ask`, the UI and the eval.
+
+Settings are frozen dataclasses validated in `__post_init__`; a config file (TOML or YAML) is read with
+`load_settings`, unknown keys are rejected by name, and `dataclasses.replace` derives sweep cells.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ingest.config import IndexSettings
+from ingest.errors import UserError
+
+DEFAULT_MODEL = "Qwen/Qwen3-0.6B"
+BACKENDS = ("transformers", "openai", "extractive")
+
+# Short names for the family users compare; each maps to its instruct/chat repository on the Hub.
+MODEL_ALIASES = {
+    "qwen3-0.6b": "Qwen/Qwen3-0.6B",
+    "qwen3-1.7b": "Qwen/Qwen3-1.7B",
+    "qwen3-4b": "Qwen/Qwen3-4B",
+    "qwen2.5-0.5b": "Qwen/Qwen2.5-0.5B-Instruct",
+    "qwen2.5-1.5b": "Qwen/Qwen2.5-1.5B-Instruct",
+    "qwen2.5-3b": "Qwen/Qwen2.5-3B-Instruct",
+}
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How the model picks tokens. Defaults: Qwen3's published recommendation for non-thinking mode."""
+
+    temperature: float = 0.7  # 0 means greedy decoding
+    top_p: float = 0.8  # nucleus mass kept, in (0, 1]
+    top_k: int = 20  # 0 disables top-k filtering
+    min_p: float = 0.0  # drop tokens below min_p × p(top token); 0 disables
+    repetition_penalty: float = 1.0  # 1.0 disables; >1 discourages repeats
+    max_new_tokens: int = 256  # generation budget; answers are short, thinking needs more (~1024)
+    seed: int = 0  # same seed + same settings + same model = same answer
+    thinking: bool = False  # Qwen3 `enable_thinking`; reasoning is returned apart from the answer
+
+    def __post_init__(self) -> None:
+        if not self.temperature >= 0:
+            raise UserError(f"temperature must be >= 0 (0 = greedy), got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise UserError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.top_k < 0:
+            raise UserError(f"top_k must be >= 0 (0 = off), got {self.top_k}")
+        if not 0 <= self.min_p < 1:
+            raise UserError(f"min_p must be in [0, 1), got {self.min_p}")
+        if not self.repetition_penalty > 0:
+            raise UserError(f"repetition_penalty must be > 0 (1.0 = off), got {self.repetition_penalty}")
+        if self.max_new_tokens < 1:
+            raise UserError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.seed < 0:
+            raise UserError(f"seed must be >= 0, got {self.seed}")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """How sources are found for a question."""
+
+    k: int = 5  # chunks given to the model
+    candidates: int = 50  # depth of each ranked list (dense, BM25) before fusion
+    hybrid: bool = True  # dense + BM25 fused with reciprocal rank fusion; False = dense only
+    rrf_k: int = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
+    rerank: bool = False  # cross-encoder reranking of the fused candidates
+    reranker: str = "BAAI/bge-reranker-v2-m3"  # multilingual cross-encoder; off with a warning if unloadable
+
+    def __post_init__(self) -> None:
+        if self.k < 1:
+            raise UserError(f"k must be >= 1, got {self.k}")
+        if self.candidates < self.k:
+            raise UserError(f"candidates ({self.candidates}) must be >= k ({self.k})")
+        if self.rrf_k < 1:
+            raise UserError(f"rrf_k must be >= 1, got {self.rrf_k}")
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Which language model answers, and where it runs."""
+
+    model: str = DEFAULT_MODEL  # Hub id, alias (qwen3-0.6b, …), local folder or .gguf file
+    backend: str = "transformers"  # transformers | openai | extractive
+    base_url: str | None = None  # OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1
+    api_key_env: str = "OPENAI_API_KEY"  # environment variable holding the server's key, if any
+    dtype: str = "auto"  # auto (bfloat16 on CPU and CUDA; measured faster here) | bfloat16 | float16 | float32
+    device: str = "auto"  # auto | cpu | cuda | mps
+    fallback: bool = True  # answer extractively, with a notice, when the model cannot be loaded
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise UserError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+        if self.backend == "openai" and not self.base_url:
+            raise UserError("the openai backend needs --base-url, e.g. --base-url http://127.0.0.1:8000/v1")
+        if self.dtype not in ("auto", "bfloat16", "float16", "float32"):
+            raise UserError(f"unknown dtype {self.dtype!r}; choose auto, bfloat16, float16 or float32")
+        if self.device not in ("auto", "cpu", "cuda", "mps"):
+            raise UserError(f"unknown device {self.device!r}; choose auto, cpu, cuda or mps")
+
+    @property
+    def model_id(self) -> str:
+        """The alias resolved to a Hub id; paths and other ids are returned as given."""
+        return MODEL_ALIASES.get(self.model.lower(), self.model)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that determines an answer."""
+
+    index: IndexSettings = field(default_factory=IndexSettings)
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    prompt: str = "default"  # named prompt template (see rag.prompt.PROMPTS)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_SECTIONS = {"index": IndexSettings, "retrieval": RetrievalSettings, "model": ModelSettings, "sampling": SamplingParams}
+
+
+def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+    valid = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - valid)
+    if unknown:
+        raise UserError(f"unknown setting(s) {', '.join(unknown)} in {where}; valid: {', '.join(sorted(valid))}")
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise UserError(f"bad value in {where}: {exc}") from exc
+
+
+def settings_from_dict(data: dict[str, Any], where: str = "config") -> Settings:
+    """Build Settings from nested sections `{index:{…}, retrieval:{…}, model:{…}, sampling:{…}, prompt}`."""
+    unknown = sorted(set(data) - set(_SECTIONS) - {"prompt"})
+    if unknown:
+        raise UserError(
+            f"unknown section(s) {', '.join(unknown)} in {where}; valid: {', '.join(sorted(_SECTIONS))}, prompt"
+        )
+    parts = {}
+    for name, cls in _SECTIONS.items():
+        section = data.get(name) or {}
+        if not isinstance(section, dict):
+            raise UserError(f"section [{name}] in {where} must be a table of settings, got {section!r}")
+        parts[name] = _build(cls, section, f"[{name}] of {where}")
+    return Settings(**parts, prompt=str(data.get("prompt", "default")))
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a TOML (.toml) or YAML (.yaml/.yml) file into a dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file {path} not found; pass an existing .toml or .yaml file")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix == ".toml":
+            if sys.version_info >= (3, 11):
+                import tomllib
+            else:
+                import tomli as tomllib
+            data = tomllib.loads(text)
+        elif path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        else:
+            raise UserError(f"config file {path} must end in .toml, .yaml or .yml")
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - parser errors differ by library; report them as one line
+        raise UserError(f"cannot parse config file {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise UserError(f"config file {path} must hold a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def load_settings(path: str | Path | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> Settings:
+    """Settings from defaults, then the config file, then `overrides` (e.g. CLI flags) section by section."""
+    data = read_config_file(path) if path else {}
+    for section, values in (overrides or {}).items():
+        if section == "prompt":
+            data["prompt"] = values
+            continue
+        data.setdefault(section, {})
+        data[section] = {**data[section], **{k: v for k, v in values.items() if v is not None}}
+    return settings_from_dict(data, str(path) if path else "settings")

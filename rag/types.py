@@ -1,0 +1,92 @@
+"""Frozen records that flow through retrieval, generation and citation mapping."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingest.types import Chunk
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score and the ranks that produced it (None = not in that list)."""
+
+    chunk: Chunk
+    score: float
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    rerank_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What a generator produced for one prompt."""
+
+    answer: str  # the visible answer, thinking block removed
+    thinking: str | None  # Qwen3 reasoning text, None when thinking was off or absent
+    truncated: bool  # hit max_new_tokens (inside the thinking block counts too) before finishing
+    new_tokens: int
+    ttft_ms: float  # time to first token
+    generate_ms: float  # whole generation, first token included
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A source the answer cites as [n], mapped back to the original file."""
+
+    n: int
+    doc: str
+    heading: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The result of one question; `to_json()` is the documented `--json` shape."""
+
+    question: str
+    answer: str
+    refused: bool
+    thinking: str | None
+    truncated: bool
+    citations: list[Citation]
+    sources: list[Hit]
+    params: dict[str, Any]
+    model: str
+    backend: str
+    index: dict[str, Any]
+    timings: dict[str, float]
+    notices: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "refused": self.refused,
+            "thinking": self.thinking,
+            "truncated": self.truncated,
+            "citations": [dataclasses.asdict(c) for c in self.citations],
+            "sources": [
+                {
+                    "n": n,
+                    "doc": h.chunk.doc_id,
+                    "heading": h.chunk.heading,
+                    "chunk_id": h.chunk.chunk_id,
+                    "start": h.chunk.start,
+                    "end": h.chunk.end,
+                    "text": h.chunk.text,
+                    "score": h.score,
+                }
+                for n, h in enumerate(self.sources, start=1)
+            ],
+            "params": self.params,
+            "model": self.model,
+            "backend": self.backend,
+            "index": self.index,
+            "timings": self.timings,
+            "notices": self.notices,
+        }

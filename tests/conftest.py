@@ -1,0 +1,30 @@
+"""Session fixtures shared by every test: offline mode, the real corpus, a tiny random-weight Qwen3."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO / "corpus"
+
+# Tests never touch the network: the Hub is "offline", so model loading fails fast instead of timing out.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    """The real report corpus shipped in the repository (read-only: copy it before changing files)."""
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A saved 2-layer random Qwen3 + corpus-trained tokenizer with a Qwen3 ChatML template."""
+    from tests.fixtures.tiny_qwen import build_tiny_qwen
+
+    return build_tiny_qwen(tmp_path_factory.mktemp("tiny-qwen3"), CORPUS)
