@@ -1,0 +1,146 @@
+"""Hybrid retrieval: FAISS dense search + BM25, fused with reciprocal rank fusion, de-duplicated, reranked."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+
+from ingest.types import Chunk
+from rag.config import RetrievalSettings
+from rag.glossary import expand_query
+from rag.types import Hit
+
+# Two chunks whose character 4-gram sets overlap this much (containment of the smaller) say the same thing.
+NEAR_DUPLICATE_CONTAINMENT = 0.8
+
+
+def reciprocal_rank_fusion(rankings: list[list[int]], rrf_k: int) -> dict[int, float]:
+    """RRF score per row: the sum over rankings of 1 / (rrf_k + rank), ranks starting at 1."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, row in enumerate(ranking, start=1):
+            scores[row] = scores.get(row, 0.0) + 1.0 / (rrf_k + rank)
+    return scores
+
+
+def _shingles(text: str, n: int = 4) -> set[str]:
+    compact = "".join(text.split()).lower()
+    return {compact[i : i + n] for i in range(max(1, len(compact) - n + 1))}
+
+
+def is_near_duplicate(a: str, b: str, threshold: float = NEAR_DUPLICATE_CONTAINMENT) -> bool:
+    """Whether the shorter text is (almost) contained in the longer one, by character 4-gram containment."""
+    sa, sb = _shingles(a), _shingles(b)
+    small = min(len(sa), len(sb))
+    return small > 0 and len(sa & sb) / small >= threshold
+
+
+def _overlap_len(left: str, right: str, max_len: int = 400) -> int:
+    """Length of the longest suffix of `left` that is a prefix of `right` (the splitter's overlap)."""
+    for n in range(min(len(left), len(right), max_len), 0, -1):
+        if left.endswith(right[:n]):
+            return n
+    return 0
+
+
+def merge_adjacent(hits: list[Hit]) -> list[Hit]:
+    """Merge hits on consecutive chunks of the same document section into one source, keeping the better rank."""
+    merged: list[Hit] = []
+    for hit in hits:
+        for i, kept in enumerate(merged):
+            a, b = kept.chunk, hit.chunk
+            if a.doc_id != b.doc_id or a.heading != b.heading:
+                continue
+            ia, ib = _chunk_number(a), _chunk_number(b)
+            if abs(ia - ib) != 1:
+                continue
+            first, second = (a, b) if ia < ib else (b, a)
+            text = first.text + second.text[_overlap_len(first.text, second.text) :]
+            chunk = replace(
+                first,
+                chunk_id=f"{first.chunk_id}+{_chunk_number(second):04d}",
+                text=text,
+                start=min(first.start, second.start),
+                end=max(first.end, second.end),
+            )
+            merged[i] = replace(kept, chunk=chunk)
+            break
+        else:
+            merged.append(hit)
+    return merged
+
+
+def _chunk_number(chunk: Chunk) -> int:
+    """The last chunk number in an id such as `doc#0007` or a merged `doc#0007+0008`."""
+    return int(chunk.chunk_id.rsplit("#", 1)[1].split("+")[-1])
+
+
+class HybridRetriever:
+    """Ranks an index's chunks for a question; `search` returns the top `k` as Hits."""
+
+    def __init__(self, index, settings: RetrievalSettings | None = None):
+        self.index = index
+        self.settings = settings or RetrievalSettings()
+        self._reranker = None
+        self._reranker_failed: str | None = None
+
+    def candidates(self, question: str, settings: RetrievalSettings) -> list[Hit]:
+        """Fused candidates, best first, before de-duplication and truncation to k."""
+        depth = settings.candidates
+        query_vec = self.index.embedder.encode_query(question)
+        dense = [row for row, _ in self.index.dense_search(query_vec, depth)]
+        rankings = [dense]
+        lexical: list[int] = []
+        if settings.hybrid:
+            lexical = [row for row, _ in self.index.lexical_search(expand_query(question), depth)]
+            rankings.append(lexical)
+        fused = reciprocal_rank_fusion(rankings, settings.rrf_k)
+        dense_rank = {row: r for r, row in enumerate(dense, start=1)}
+        lexical_rank = {row: r for r, row in enumerate(lexical, start=1)}
+        order = sorted(fused, key=lambda row: (-fused[row], row))
+        return [
+            Hit(
+                chunk=self.index.chunks[row],
+                score=fused[row],
+                dense_rank=dense_rank.get(row),
+                lexical_rank=lexical_rank.get(row),
+            )
+            for row in order
+        ]
+
+    def search(self, question: str, settings: RetrievalSettings | None = None) -> list[Hit]:
+        """The top-k sources for `question`: fused, reranked if asked, near-duplicates collapsed, neighbours merged."""
+        settings = settings or self.settings
+        hits = self.candidates(question, settings)
+        if settings.rerank:
+            hits = self._rerank(question, hits, settings)
+        kept: list[Hit] = []
+        for hit in hits:
+            if any(is_near_duplicate(hit.chunk.text, k.chunk.text) for k in kept):
+                continue
+            kept.append(hit)
+            if len(kept) == settings.k:
+                break
+        return merge_adjacent(kept)
+
+    def _rerank(self, question: str, hits: list[Hit], settings: RetrievalSettings) -> list[Hit]:
+        model = self._load_reranker(settings.reranker)
+        if model is None:
+            return hits
+        scores = model.predict([(question, h.chunk.text) for h in hits])
+        reranked = [replace(h, rerank_score=float(s)) for h, s in zip(hits, scores)]
+        return sorted(reranked, key=lambda h: -h.rerank_score)
+
+    def _load_reranker(self, name: str):
+        if self._reranker is not None or self._reranker_failed:
+            return self._reranker
+        from ingest.hub import ModelUnavailable, locate_model
+
+        try:
+            from sentence_transformers import CrossEncoder
+
+            self._reranker = CrossEncoder(locate_model(name, "reranker"))
+        except ModelUnavailable as exc:
+            self._reranker_failed = str(exc)
+            print(f"warning: reranking is off: {exc}", file=sys.stderr)
+        return self._reranker
