@@ -1,0 +1,246 @@
+"""HTML for the chat page: answers with linked citation numbers, citation lists, sources, status, errors.
+
+Everything that comes from a model, a user or a file is escaped here; the page shows these strings as HTML
+(the chatbot runs with markdown off), so this module is the one place that decides what becomes markup.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any, Callable, Iterable
+
+from rag.citations import CITATION_MARKER
+from rag.types import Answer, Citation, Hit
+
+CONTEXT_CHARS = 80  # original text shown on each side of a cited span
+MARK_CHARS = 600  # a longer cited span is shown with its middle elided
+SNIPPET_CHARS = 300  # chunk text shown per row of the retrieval table
+
+OriginalText = Callable[[str], str]  # doc_id -> the original file's text (pipeline.index.original)
+
+
+def esc(text: Any) -> str:
+    """Escape any value for HTML text and attribute positions."""
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+def _paragraphs(text: str) -> str:
+    return esc(text).replace("\n", "<br>")
+
+
+def link_citations(text: str, anchor: str, numbers: Iterable[int]) -> str:
+    """Escape an answer and link each cited number that has a citation entry (markers as rag.citations reads them)."""
+    known = set(numbers)
+
+    def link_number(d: re.Match[str]) -> str:
+        n = int(d.group())
+        return f'<a class="rag-cite" href="#{anchor}-{n}">{n}</a>' if n in known else d.group()
+
+    # Markers hold only brackets, digits, separators and words, which escaping leaves alone: link after escaping.
+    return CITATION_MARKER.sub(lambda m: re.sub(r"\d+", link_number, m.group()), _paragraphs(text))
+
+
+def excerpt(original: str, start: int, end: int, context: int = CONTEXT_CHARS, mark: int = MARK_CHARS) -> str:
+    """A short stretch of `original` around [start, end) with the span in <mark>, escaped."""
+    start = max(0, min(start, len(original)))
+    end = max(start, min(end, len(original)))
+    before_at = max(0, start - context)
+    after_to = min(len(original), end + context)
+    span = original[start:end]
+    if len(span) > mark:
+        half = mark // 2
+        marked = f"{esc(span[:half])}</mark> … <mark>{esc(span[-half:])}"
+    else:
+        marked = esc(span)
+    return (
+        ("…" if before_at > 0 else "")
+        + esc(original[before_at:start])
+        + f"<mark>{marked}</mark>"
+        + esc(original[end:after_to])
+        + ("…" if after_to < len(original) else "")
+    )
+
+
+def _original_or_none(original: OriginalText, doc_id: str) -> str | None:
+    try:
+        return original(doc_id)
+    except (OSError, KeyError, ValueError):
+        return None  # file moved or deleted since indexing: the caller shows the indexed text instead
+
+
+def render_citation(citation: Citation, original: OriginalText, anchor: str) -> str:
+    """One citation list entry: number, document, heading path, the cited span in its original context."""
+    text = _original_or_none(original, citation.doc)
+    if text is not None and 0 <= citation.start < citation.end <= len(text):
+        body = f'<div class="rag-excerpt">{excerpt(text, citation.start, citation.end)}</div>'
+    else:
+        body = (
+            f'<div class="rag-excerpt"><mark>{esc(citation.text)}</mark></div>'
+            '<div class="rag-note">The original file is no longer available at this position; '
+            "showing the indexed text. Rebuild the index: python -m ingest</div>"
+        )
+    heading = f' <span class="rag-heading">{esc(citation.heading)}</span>' if citation.heading else ""
+    return (
+        f'<li id="{anchor}-{citation.n}" value="{citation.n}">'
+        f'<span class="rag-doc">{esc(citation.doc)}</span>'
+        f'<span class="rag-span"> chars {citation.start}–{citation.end}</span>{heading}{body}</li>'
+    )
+
+
+def render_citations(citations: list[Citation], original: OriginalText, anchor: str) -> str:
+    """The numbered citation list an answer's [n] links point to."""
+    if not citations:
+        return ""
+    items = "".join(render_citation(c, original, anchor) for c in citations)
+    return f'<div class="rag-citations-title">Citations</div><ol class="rag-citations">{items}</ol>'
+
+
+def render_sources(sources: list[Hit], anchor: str) -> str:
+    """All sources given to the model, collapsed: number, score, document, heading, chunk text."""
+    if not sources:
+        return ""
+    rows = "".join(
+        f'<li value="{n}"><span class="rag-doc">{esc(h.chunk.doc_id)}</span> '
+        f'<span class="rag-score">score {h.score:.4f}</span> '
+        f'<span class="rag-heading">{esc(h.chunk.heading)}</span>'
+        f'<div class="rag-excerpt">{esc(_clip(h.chunk.text, SNIPPET_CHARS))}</div></li>'
+        for n, h in enumerate(sources, start=1)
+    )
+    return (
+        f'<details class="rag-sources" id="{anchor}-sources"><summary>All {len(sources)} sources given to the model'
+        f"</summary><ol>{rows}</ol></details>"
+    )
+
+
+def render_thinking(thinking: str | None) -> str:
+    """Qwen3's reasoning in a collapsed block, apart from the answer."""
+    if not thinking or not thinking.strip():
+        return ""
+    return f'<details class="rag-thinking"><summary>Thinking</summary><div>{_paragraphs(thinking.strip())}</div></details>'
+
+
+def render_partial(text: str, thinking: bool = False) -> str:
+    """The answer text streamed so far (the generator passes answer text only, never reasoning), with a cursor."""
+    waiting = '<span class="rag-note">Thinking… the reasoning appears when the answer is complete.</span>' if thinking and not text else ""
+    return f'<div class="rag-answer">{waiting}{_paragraphs(text)}<span class="rag-cursor">▌</span></div>'
+
+
+def render_params(answer: Answer) -> str:
+    """One line with the settings that produced an answer (what A/B users compare)."""
+    s = answer.params.get("sampling", {})
+    r = answer.params.get("retrieval", {})
+    parts = [f"{k}={s[k]}" for k in ("temperature", "top_p", "top_k", "min_p", "repetition_penalty", "max_new_tokens", "seed", "thinking") if k in s]
+    parts += [f"k={r['k']}"] if "k" in r else []
+    parts += ["rerank"] if r.get("rerank") else []
+    parts += [f"prompt={answer.params['prompt']}"] if "prompt" in answer.params else []
+    return esc(" · ".join(parts))
+
+
+def render_timings(answer: Answer) -> str:
+    t = answer.timings
+    bits = [f"{esc(answer.model)} ({esc(answer.backend)})"]
+    if "retrieve_ms" in t:
+        bits.append(f"retrieval {t['retrieve_ms']:.0f} ms")
+    if "ttft_ms" in t:
+        bits.append(f"first token {t['ttft_ms']:.0f} ms")
+    if "generate_ms" in t:
+        bits.append(f"generation {t['generate_ms']:.0f} ms")
+    if t.get("new_tokens"):
+        bits.append(f"{int(t['new_tokens'])} tokens, {t.get('tokens_per_s', 0):.1f} tokens/s")
+    return " · ".join(bits)
+
+
+def render_answer(answer: Answer, original: OriginalText, anchor: str, *, stopped: bool = False) -> str:
+    """A finished answer: notices, thinking, the answer (or refusal) with linked numbers, citations, sources."""
+    out = [f'<div class="rag-notice">{esc(n)}</div>' for n in answer.notices]
+    out.append(render_thinking(answer.thinking))
+    if stopped and not answer.answer.strip():
+        out.append('<div class="rag-note">Stopped before the model wrote any answer text.</div>')
+    elif answer.refused:
+        out.append(
+            f'<div class="rag-refusal"><span class="rag-label">Not in the reports</span> '
+            f"{_paragraphs(answer.answer or '(the model returned no text)')}</div>"
+        )
+    else:
+        numbers = [c.n for c in answer.citations]
+        out.append(f'<div class="rag-answer">{link_citations(answer.answer, anchor, numbers)}</div>')
+    if stopped and answer.answer.strip():
+        out.append('<div class="rag-note">Stopped: the answer above is what was generated before you pressed Stop.</div>')
+    elif answer.truncated:
+        out.append(
+            '<div class="rag-note">Cut off: the answer reached max_new_tokens; raise it in Settings for a complete answer.</div>'
+        )
+    if not answer.refused and not answer.citations and answer.answer.strip():
+        out.append('<div class="rag-note">This answer cites no source; check it against the sources below.</div>')
+    out.append(render_citations(answer.citations, original, anchor))
+    out.append(render_sources(answer.sources, anchor))
+    out.append(f'<div class="rag-meta">{render_params(answer)}<br>{render_timings(answer)}</div>')
+    return "".join(out)
+
+
+def render_error(message: str) -> str:
+    """A readable one-line problem, shown where the answer would be."""
+    return f'<div class="rag-error"><span class="rag-label">Problem</span> {esc(message)}</div>'
+
+
+def render_hits(hits: list[Hit], question: str) -> str:
+    """The retrieval tab: ranked chunks with fused score, dense/lexical ranks and rerank score."""
+    if not hits:
+        return f'<div class="rag-note">No chunk matched {esc(question)!s}.</div>'
+
+    def rank(value: int | None) -> str:
+        return "–" if value is None else str(value)  # ranks start at 1; None = not in that list
+
+    rows = "".join(
+        "<tr>"
+        f"<td>{n}</td><td>{h.score:.4f}</td><td>{rank(h.dense_rank)}</td><td>{rank(h.lexical_rank)}</td>"
+        f"<td>{'–' if h.rerank_score is None else f'{h.rerank_score:.3f}'}</td>"
+        f'<td><span class="rag-doc">{esc(h.chunk.doc_id)}</span><br><span class="rag-heading">{esc(h.chunk.heading)}</span></td>'
+        f'<td class="rag-excerpt">{esc(_clip(h.chunk.text, SNIPPET_CHARS))}</td>'
+        "</tr>"
+        for n, h in enumerate(hits, start=1)
+    )
+    return (
+        '<table class="rag-table rag-hits"><thead><tr><th>#</th><th>score</th><th>dense rank</th><th>BM25 rank</th>'
+        f"<th>rerank</th><th>document / heading</th><th>text</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def render_status(status: dict[str, Any]) -> str:
+    """The status line: model, backend, device, index facts, and any startup notice (e.g. the fallback)."""
+    idx = status.get("index") or {}
+    line = (
+        f'<span class="rag-status-item"><b>Model</b> {esc(status.get("model"))}</span>'
+        f'<span class="rag-status-item"><b>Backend</b> {esc(status.get("backend"))}</span>'
+        f'<span class="rag-status-item"><b>Device</b> {esc(status.get("device"))}</span>'
+        f'<span class="rag-status-item"><b>Index</b> {esc(idx.get("documents"))} documents, {esc(idx.get("chunks"))} chunks, '
+        f'embedder {esc(idx.get("embedder"))}, built {esc(idx.get("built_at"))}</span>'
+    )
+    notices = "".join(f'<div class="rag-notice">{esc(n)}</div>' for n in status.get("notices") or [])
+    return f'<div class="rag-status">{line}</div>{notices}'
+
+
+def render_table(rows: list[dict[str, Any]]) -> str:
+    """A list of dicts as an HTML table; columns are the union of keys in first-seen order."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    head = "".join(f"<th>{esc(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{esc(_cell(row.get(c)))}</td>" for c in columns) + "</tr>" for row in rows)
+    return f'<table class="rag-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float)) for v in value):
+        return "[" + ", ".join(_cell(v) for v in value) + "]"
+    return str(value)
+
+
+def _clip(text: str, n: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
