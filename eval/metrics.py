@@ -147,10 +147,13 @@ def score_sample(
         refused = _is_refusal(visible)
     answer_tokens = len(tokens(visible))
     too_long = item.answerable and answer_tokens > length_cap(item)
-    matched = [[alias for alias in group if contains_alias(visible, alias)] for group in item.answers]
-    hit = bool(item.answerable) and not too_long and all(matched)
+    hit = bool(item.answerable) and not too_long and all(
+        any(contains_alias(visible, alias) for alias in group) for group in item.answers
+    )
     sources = list(cited_texts) or list(retrieved_texts)
-    supported = hit and all(any(contains_alias(s, a) for a in group for s in sources) for group in matched)
+    # The aliases of a group are one answer written several ways (`175B`, `1750亿`), so a source written in
+    # the other language or notation still supports the matched group.
+    supported = hit and all(any(contains_alias(s, a) for a in group for s in sources) for group in item.answers)
 
     quotes = _quotes(item)
     citation_precision = None

@@ -3,7 +3,8 @@
 `normalize(text)`:
 1. strip the thinking block (`strip_thinking`);
 2. Unicode NFKC (full-width `１７５Ｂ` → `175B`, `［１］` → `[1]`);
-3. drop citation markers `[1]`, `[1, 2]`, `[1-3]`, `【2】` so they never glue onto numbers in the answer;
+3. drop citation markers (`[1]`, `[1, 2]`, `[1-3]`, `【2】`, `[来源1]`: exactly the ones `rag.citations` parses)
+   so that they never glue onto numbers in the answer;
 4. drop thousands separators (`1,750` → `1750`: a comma between a digit and exactly three digits);
 5. lowercase;
 6. remove every whitespace, punctuation, symbol and control character (Unicode categories Z*, P*, S*, C*;
@@ -22,10 +23,11 @@ import functools
 import re
 import unicodedata
 
+from rag.citations import CITATION_MARKER
+
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL)
 _THINK_OPEN_TAIL = re.compile(r"<think>.*\Z", re.DOTALL)
 _THINK_CLOSE = "</think>"
-_CITATION_MARKER = re.compile(r"[\[【]\s*\d+(?:\s*[,，、\-–]\s*\d+)*\s*[\]】]")
 _THOUSANDS_COMMA = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _DECIMAL_POINT = re.compile(r"(?<=\d)\.(?=\d)")
 _CJK = "\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f"
@@ -66,7 +68,7 @@ def strip_thinking(text: str) -> str:
 def _prepare(text: str) -> str:
     """Steps 1–5 of the module docstring: thinking, NFKC, citation markers, thousands separators, lowercase."""
     text = unicodedata.normalize("NFKC", strip_thinking(text))
-    text = _CITATION_MARKER.sub(" ", text)
+    text = CITATION_MARKER.sub(" ", text)
     text = _THOUSANDS_COMMA.sub("", text)
     return text.lower()
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from scipy.stats import binomtest
 
 EXACT_SIGN_FLIP_MAX = 16  # enumerate all 2^m sign patterns up to this many non-zero differences
 
@@ -125,6 +124,7 @@ def paired_test(a: Any, b: Any, n_perm: int = 10000, seed: int = 0) -> tuple[flo
 
 def mcnemar(a: Any, b: Any) -> float:
     """Exact (binomial) two-sided McNemar p-value for paired binary outcomes, one per question."""
+    from scipy.stats import binomtest  # scipy.stats takes seconds to import; only this test needs it
     a, b = np.asarray(a, dtype=bool).ravel(), np.asarray(b, dtype=bool).ravel()
     if a.shape != b.shape:
         raise ValueError(f"paired arrays need the same questions: {a.size} vs {b.size} questions")
@@ -207,7 +207,7 @@ def setting_matrices(
     cells: dict[tuple, dict[int, list[float]]] = {}
     for r in records:
         q = qids.setdefault(r[question], len(qids))
-        cells.setdefault(tuple(r[p] for p in params), {}).setdefault(q, []).append(float(r[value]))
+        cells.setdefault(tuple(r.get(p) for p in params), {}).setdefault(q, []).append(float(r[value]))
     width = max((len(v) for cell in cells.values() for v in cell.values()), default=1)
     out = {}
     for key, cell in cells.items():

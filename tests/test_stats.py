@@ -1,0 +1,166 @@
+"""Statistics pinned on hand-computed values and checked by simulation (coverage, size, power)."""
+
+from __future__ import annotations
+
+from math import comb
+
+import numpy as np
+import pytest
+
+from eval.stats import (
+    Estimate,
+    bootstrap_ci,
+    compare,
+    compare_all,
+    holm,
+    main_effects,
+    mcnemar,
+    not_worse_than_best,
+    paired_test,
+    refusal_precision_recall,
+    setting_matrices,
+)
+
+QUESTIONS, SAMPLES = 60, 6
+
+
+def _simulated_accuracy(rng: np.random.Generator, shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Two settings' [questions × samples] 0/1 outcomes; question difficulty ~ Beta(2, 2), `shift` added to b."""
+    p = rng.beta(2, 2, size=QUESTIONS)
+    a = rng.random((QUESTIONS, SAMPLES)) < p[:, None]
+    b = rng.random((QUESTIONS, SAMPLES)) < np.clip(p + shift, 0, 1)[:, None]
+    return a.astype(float), b.astype(float)
+
+
+def test_bootstrap_of_constant_data_is_a_point() -> None:
+    assert bootstrap_ci(np.full((10, 3), 0.25)) == Estimate(0.25, 0.25, 0.25)
+
+
+def test_bootstrap_resamples_questions_not_samples() -> None:
+    rng = np.random.default_rng(1)
+    values = (rng.random((40, SAMPLES)) < 0.6).astype(float)
+    assert bootstrap_ci(values, seed=3) == bootstrap_ci(values.mean(axis=1), seed=3)
+    values[0, 3:] = np.nan  # a question with fewer samples: its mean uses the samples it has
+    assert bootstrap_ci(values, seed=3).mean == pytest.approx(np.mean([np.nanmean(r) for r in values]))
+
+
+def test_bootstrap_ci_covers_the_true_mean_at_about_the_nominal_rate() -> None:
+    rng = np.random.default_rng(7)
+    covered = 0
+    for sim in range(300):
+        a, _ = _simulated_accuracy(rng)
+        ci = bootstrap_ci(a, seed=sim)
+        covered += ci.lo <= 0.5 <= ci.hi  # Beta(2, 2) has mean 0.5
+    assert 0.90 <= covered / 300 <= 0.99
+
+
+def test_exact_sign_flip_on_hand_computed_cases() -> None:
+    # three wins and no loss: 2 of the 8 sign patterns reach |sum| = 3.
+    assert paired_test([0, 0, 0, 1], [1, 1, 1, 1]) == (0.25, "sign-flip-exact")
+    # five wins, one loss: |2k − 6| ≥ 4 for k ∈ {0, 1, 5, 6} → (1 + 6 + 6 + 1) / 64.
+    assert paired_test([0, 0, 0, 0, 0, 1, 1], [1, 1, 1, 1, 1, 0, 1]) == (14 / 64, "sign-flip-exact")
+    assert paired_test([1, 0], [1, 0]) == (1.0, "sign-flip-exact")
+
+
+def test_sign_flip_falls_back_to_random_patterns_for_many_differences() -> None:
+    p, test = paired_test(np.zeros(30), np.ones(30), n_perm=999)
+    assert (p, test) == (1 / 1000, "sign-flip-permutation")
+
+
+def test_paired_test_rejects_at_about_the_nominal_rate_under_the_null_and_has_power() -> None:
+    rng = np.random.default_rng(11)
+    null = [paired_test(*_simulated_accuracy(rng), n_perm=1000, seed=s)[0] for s in range(400)]
+    assert 0.02 <= np.mean(np.array(null) < 0.05) <= 0.09
+    effect = [paired_test(*_simulated_accuracy(rng, shift=0.15), n_perm=1000, seed=s)[0] for s in range(100)]
+    assert np.mean(np.array(effect) < 0.05) >= 0.8
+
+
+def test_mcnemar_on_a_textbook_table() -> None:
+    # Paired table [[59, 6], [16, 80]]: 6 and 16 discordant pairs; exact p = 2 · P(Bin(22, ½) ≤ 6) ≈ 0.0525.
+    a = np.repeat([1, 1, 0, 0], [59, 6, 16, 80])
+    b = np.repeat([1, 0, 1, 0], [59, 6, 16, 80])
+    expected = 2 * sum(comb(22, k) for k in range(7)) / 2**22
+    assert mcnemar(a, b) == pytest.approx(expected)
+    assert expected == pytest.approx(0.0525, abs=1e-4)
+    assert mcnemar(a, a) == 1.0
+
+
+def test_compare_uses_mcnemar_for_one_binary_sample_and_sign_flip_otherwise() -> None:
+    baseline = np.repeat([1, 1, 0, 0], [59, 6, 16, 80])
+    other = np.repeat([1, 0, 1, 0], [59, 6, 16, 80])
+    single = compare(baseline[:, None], other)
+    assert single.test == "mcnemar-exact" and single.p_value == pytest.approx(mcnemar(baseline, other))
+    assert single.difference == pytest.approx(10 / 161) and single.lo < single.difference < single.hi
+    assert single.n_questions == 161
+    rng = np.random.default_rng(5)
+    a, b = _simulated_accuracy(rng, shift=0.3)
+    several = compare(a, b)
+    assert several.test == "sign-flip-permutation" and several.p_value < 0.01 and several.lo > 0
+
+
+def test_holm_on_known_values() -> None:
+    # sorted 0.005, 0.01, 0.03, 0.04 → ×4, ×3, ×2, ×1 = 0.02, 0.03, 0.06, 0.04 → running max 0.02, 0.03, 0.06, 0.06
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_compare_all_holm_adjusts_against_the_baseline() -> None:
+    rng = np.random.default_rng(2)
+    base, better = _simulated_accuracy(rng, shift=0.3)
+    same, _ = _simulated_accuracy(rng)
+    result = compare_all({"base": base, "better": better, "same": base.copy()}, baseline="base", n_perm=2000)
+    assert set(result) == {"better", "same"}
+    assert result["same"].p_value == 1.0 and result["same"].p_holm == 1.0
+    assert result["better"].p_holm == pytest.approx(min(1.0, 2 * result["better"].p_value))
+    with pytest.raises(ValueError, match="baseline setting 'nope'"):
+        compare_all({"base": base}, baseline="nope")
+
+
+def test_not_worse_than_best_marks_the_best_and_its_ties() -> None:
+    rng = np.random.default_rng(3)
+    good, bad = _simulated_accuracy(rng, shift=-0.35)
+    marks = not_worse_than_best({(0.7, 0.8): good, (0.7, 0.95): good.copy(), (1.5, 0.95): bad}, n_perm=2000)
+    assert marks == {(0.7, 0.8): True, (0.7, 0.95): True, (1.5, 0.95): False}
+
+
+def _grid_records(rng: np.random.Generator) -> list[dict]:
+    """temperature changes accuracy by 0.4 across its values, top_p not at all."""
+    records = []
+    p = rng.beta(2, 2, size=QUESTIONS)
+    for temperature, drop in [(0.0, 0.0), (0.7, 0.1), (1.5, 0.4)]:
+        for top_p in (0.8, 1.0):
+            for q in range(QUESTIONS):
+                for s in range(SAMPLES):
+                    correct = rng.random() < max(p[q] - drop, 0)
+                    records.append({"question_id": f"q{q}", "temperature": temperature, "top_p": top_p,
+                                    "sample": s, "grounded_correct": correct})
+    return records
+
+
+def test_main_effects_rank_the_knob_that_matters_first() -> None:
+    effects = main_effects(_grid_records(np.random.default_rng(4)), ["temperature", "top_p", "top_k"])
+    assert [e.param for e in effects] == ["temperature", "top_p"]  # top_k is absent: a single (missing) value
+    temperature, top_p = effects
+    assert temperature.values == [0.0, 0.7, 1.5]
+    assert temperature.effect.lo > 0.25 and top_p.effect.mean < 0.1
+    assert all(m.lo <= m.mean <= m.hi for m in temperature.means)
+
+
+def test_main_effect_weighs_each_setting_equally() -> None:
+    # 2 questions; (t=0, p=a) has 3 samples per question, the other settings 1 — settings still weigh the same.
+    rows = [("q1", 0, "a", 1), ("q1", 0, "a", 1), ("q1", 0, "a", 1), ("q1", 0, "b", 0), ("q1", 1, "a", 0),
+            ("q2", 0, "a", 0), ("q2", 0, "a", 0), ("q2", 0, "a", 1), ("q2", 0, "b", 1), ("q2", 1, "a", 1)]
+    records = [{"question_id": q, "t": t, "p": p, "grounded_correct": v} for q, t, p, v in rows]
+    qids, matrices = setting_matrices(records, ["t", "p"])
+    assert qids == ["q1", "q2"] and matrices[(0, "b")].shape == (2, 3) and np.isnan(matrices[(0, "b")][0, 1])
+    t_effect = next(e for e in main_effects(records, ["t", "p"], n_boot=200) if e.param == "t")
+    # t=0: q1 = mean(1, 0) = 0.5, q2 = mean(1/3, 1) = 2/3 → 7/12; t=1: q1 = 0, q2 = 1 → 1/2.
+    assert [m.mean for m in t_effect.means] == pytest.approx([7 / 12, 1 / 2])
+    assert t_effect.effect.mean == pytest.approx(1 / 12)
+
+
+def test_refusal_precision_and_recall() -> None:
+    refused = [True, True, False, True, False]
+    answerable = [False, True, False, False, True]
+    assert refusal_precision_recall(refused, answerable) == (pytest.approx(2 / 3), pytest.approx(2 / 3))
+    assert refusal_precision_recall([False, False], [True, True]) == (None, None)
