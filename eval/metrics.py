@@ -73,7 +73,8 @@ def contains_alias(text: str, alias: str) -> bool:
     norm_alias = normalize(alias)
     if not norm_alias:
         raise ValueError(f"alias {alias!r} is empty after normalization; fix the QA item (use letters or digits)")
-    return _alias_pattern(norm_alias).search(normalize(text)) is not None
+    norm_text = normalize(text)
+    return norm_alias in norm_text and _alias_pattern(norm_alias).search(norm_text) is not None
 
 
 def covers(chunk: str, quote: str) -> bool:
@@ -81,6 +82,7 @@ def covers(chunk: str, quote: str) -> bool:
     return normalize(quote) in normalize(chunk)
 
 
+@functools.lru_cache(maxsize=65536)  # every sample of a question cites from the same few chunks
 def overlaps(source: str, quote: str) -> bool:
     """Citation overlap: source and quote share a normalized substring of ≥ OVERLAP_SHARE of the quote.
 
