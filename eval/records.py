@@ -1,0 +1,130 @@
+"""Append-only JSONL store of generations, keyed by everything that determines one.
+
+Each line is one finished generation, written and flushed as soon as it exists, so an interrupted sweep (Ctrl-C,
+a crash, a killed job) loses at most the batch in flight. Opening the store reads every complete line; a torn
+last line from a hard kill is reported and ignored. A sweep skips keys already present: re-running it, or
+adding one grid value, only generates what is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class RecordKey:
+    """What determines a generation. `input_hash` covers the exact chat messages (question, sources, template)."""
+
+    model: str
+    revision: str
+    backend: str
+    index_hash: str
+    prompt_hash: str
+    input_hash: str
+    question_id: str
+    setting_id: str
+    sample: int
+    seed: int
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:24]
+
+
+def messages_hash(messages: list[dict[str, str]], thinking: bool) -> str:
+    """Hash of the exact chat input a generation saw."""
+    data = json.dumps({"messages": messages, "thinking": thinking}, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()[:16]
+
+
+class RecordStore:
+    """An append-only JSONL file of records (dicts with a `key` field); the latest record of a key wins."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._records: dict[str, dict[str, Any]] = {}
+        if self.path.exists():
+            for record in read_jsonl(self.path):
+                self._records[record["key"]] = record
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = None
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._records
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self._records.get(key)
+
+    def values(self) -> list[dict[str, Any]]:
+        return list(self._records.values())
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write one record and flush it to the OS before returning."""
+        if self._file is None:
+            torn = _ends_torn(self.path)
+            self._file = self.path.open("a", encoding="utf-8")
+            if torn:  # end the torn line so the new record starts on a line of its own
+                self._file.write("\n")
+        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._file.flush()
+        self._records[record["key"]] = record
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> "RecordStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _ends_torn(path: Path) -> bool:
+    if not path.exists() or path.stat().st_size == 0:
+        return False
+    with path.open("rb") as f:
+        f.seek(-1, 2)
+        return f.read(1) != b"\n"
+
+
+def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Every complete JSON line of a file; a torn final line (hard kill mid-write) is skipped with a warning."""
+    path = Path(path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError:
+            if lineno == len(lines):
+                print(f"warning: {path}:{lineno} is an incomplete record (interrupted write); ignoring it", file=sys.stderr)
+                continue
+            raise ValueError(f"{path}:{lineno} is not valid JSON; the record store is damaged") from None
+
+
+def git_commit(repo: Path = REPO) -> str:
+    """The checked-out commit, with `+dirty` when tracked files have uncommitted changes; "unknown" outside git."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")

@@ -1,0 +1,72 @@
+"""Compare two runs setting by setting, paired over questions, and flag significant drops beyond a tolerance."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from eval import stats
+from eval.analysis import RunData, score_records
+
+DEFAULT_TOLERANCE = 0.02
+ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class SettingChange:
+    """One setting present in both runs: grounded accuracy then and now, and the paired comparison."""
+
+    model: str
+    setting_id: str
+    label: str
+    reference: float
+    current: float
+    difference: float  # current − reference
+    lo: float
+    hi: float
+    p_value: float
+    p_holm: float
+    questions: int
+    regressed: bool  # dropped by more than the tolerance and significant after Holm correction
+
+    def describe(self, reference_name: str, tolerance: float) -> str:
+        verdict = "REGRESSION" if self.regressed else "ok"
+        return (
+            f"{verdict}: {self.label} ({self.model}) grounded accuracy {self.reference:.3f} → {self.current:.3f} "
+            f"({self.difference:+.3f}, 95% CI {self.lo:+.3f} to {self.hi:+.3f}, Holm p = {self.p_holm:.3g}, "
+            f"{self.questions} questions) vs {reference_name}, tolerance {tolerance}"
+        )
+
+
+def _per_question(data: RunData) -> dict[tuple[str, str], dict[str, float]]:
+    sums: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row in score_records(data):
+        sums[(row["model"], row["setting_id"])][row["question_id"]].append(float(row["grounded_correct"]))
+    return {key: {q: float(np.mean(v)) for q, v in per_q.items()} for key, per_q in sums.items()}
+
+
+def compare_runs(current: RunData, reference: RunData, tolerance: float = DEFAULT_TOLERANCE,
+                 alpha: float = ALPHA) -> list[SettingChange]:
+    """Every (model, setting) both runs scored, compared on the questions both answered; Holm across settings."""
+    now, then = _per_question(current), _per_question(reference)
+    labels = {c["id"]: c["label"] for c in current.cells}
+    raw = []
+    for key in [k for k in now if k in then]:
+        questions = sorted(set(now[key]) & set(then[key]))
+        if not questions:
+            continue
+        a = np.array([then[key][q] for q in questions])
+        b = np.array([now[key][q] for q in questions])
+        raw.append((key, a, b, stats.compare(a, b)))
+    adjusted = stats.holm([c.p_value for *_, c in raw]) if raw else []
+    changes = []
+    for (key, a, b, c), p_holm in zip(raw, adjusted):
+        changes.append(SettingChange(
+            model=key[0], setting_id=key[1], label=labels.get(key[1], key[1]), reference=float(a.mean()),
+            current=float(b.mean()), difference=c.difference, lo=c.lo, hi=c.hi, p_value=c.p_value,
+            p_holm=float(p_holm), questions=c.n_questions,
+            regressed=bool(c.difference < -tolerance and p_holm < alpha),
+        ))
+    return changes

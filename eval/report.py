@@ -1,0 +1,274 @@
+"""`python -m eval.report`: the report of a run (HTML + PNGs + summary.json), trends, and regression gating.
+
+    python -m eval.report RUN                 # RUN = a run folder, a run id under --runs, or `latest`
+    python -m eval.report RUN --compare OTHER [--fail-on-regression] [--tolerance 0.02]
+    python -m eval.report latest --fail-on-regression    # against the previous run of the same config
+    python -m eval.report --trend [--name nightly]       # runs.sqlite → trend.png
+
+`--fail-on-regression` exits with status 1 when any setting's grounded accuracy fell by more than the tolerance
+and the paired test over questions is significant after Holm correction (α = 0.05).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eval import figures
+from eval.analysis import RunData, load_run, summarize
+from eval.config import DEFAULT_RUNS_DIR
+from eval.regression import DEFAULT_TOLERANCE, compare_runs
+from eval.run_index import RunIndex
+from eval.trend import INDEX_NAME, write_trend
+from ingest.errors import UserError
+
+SUMMARY = "summary.json"
+REPORT = "report.html"
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    html: Path
+    summary: Path
+    figures: list[Path]
+
+
+def draw_figures(data: RunData, summary: dict[str, Any]) -> list[Path]:
+    """Every figure the run supports, as PNG files in the run folder."""
+    out = data.run_dir
+    varying = list(data.meta["varying"])
+    drawn = [
+        figures.plot_settings(summary, out / "settings.png"),
+        figures.plot_parameters(summary, out / "parameters.png"),
+        figures.plot_importance(summary, out / "importance.png"),
+        figures.plot_breakdowns(summary, out / "breakdown.png"),
+        figures.plot_failures(summary, out / "failures.png"),
+    ]
+    models = list(dict.fromkeys(r["model"] for r in summary["settings"]))
+    for i, model in enumerate(models):
+        suffix = "" if i == 0 else f"_{i + 1}"
+        drawn.append(figures.plot_heatmap(summary, data.cells, varying, "grounded acc", out / f"heatmap_accuracy{suffix}.png", model))
+        drawn.append(figures.plot_heatmap(summary, data.cells, varying, "agreement", out / f"heatmap_agreement{suffix}.png", model))
+    return [p for p in drawn if p is not None]
+
+
+def write_report(run_dir: str | Path) -> ReportFiles:
+    """Score the run, write summary.json, the figures and report.html, and record the results in runs.sqlite."""
+    data = load_run(run_dir)
+    summary = summarize(data)
+    summary_path = data.run_dir / SUMMARY
+    summary_path.write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+    drawn = draw_figures(data, summary)
+    html_path = data.run_dir / REPORT
+    html_path.write_text(render_html(data, summary, drawn), encoding="utf-8")
+    db = data.run_dir.parent / INDEX_NAME
+    if db.is_file():
+        with RunIndex(db) as index:
+            if index.run(data.meta["run_id"]):
+                index.set_settings(data.meta["run_id"], [
+                    {
+                        "model": r["model"], "setting_id": r["id"], "label": r["setting"], "is_baseline": int(r["baseline"]),
+                        "grounded_accuracy": r["grounded acc"], "ci_low": r["CI low"], "ci_high": r["CI high"],
+                        "hallucination": r["hallucination"], "agreement": r["agreement"], "n_questions": r["questions"],
+                    }
+                    for r in summary["settings"]
+                ])
+    return ReportFiles(html_path, summary_path, drawn)
+
+
+# ---- HTML -------------------------------------------------------------------------------------------------
+
+CSS = """
+body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif;
+       margin: 2em auto; max-width: 1200px; color: #222; padding: 0 1em; }
+table { border-collapse: collapse; font-size: 13px; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.baseline td { background: #fff3e0; } img { max-width: 100%; margin: 0.5em 0 1.5em; border: 1px solid #eee; }
+.meta td:first-child { font-weight: bold; } .note { color: #555; font-size: 14px; }
+"""
+
+SETTINGS_COLUMNS = (
+    "setting", "model", "grounded acc", "CI low", "CI high", "vs baseline", "diff CI low", "diff CI high", "p (Holm)",
+    "not worse than best", "hit (answerable)", "hallucination", "over-refusal", "refusal precision", "refusal recall",
+    "agreement", "maj@n", "F1", "citation precision", "citation recall", "retrieval recall@k", "tokens", "truncated",
+    "latency ms", "questions", "samples",
+)  # fmt: skip
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return '<td class="num">–</td>'
+    if isinstance(value, bool):
+        return f"<td>{'✓' if value else ''}</td>"
+    if isinstance(value, float):
+        return f'<td class="num">{value:.3f}</td>' if abs(value) < 1000 else f'<td class="num">{value:.0f}</td>'
+    if isinstance(value, int):
+        return f'<td class="num">{value}</td>'
+    if isinstance(value, list):
+        return f"<td>{html.escape(', '.join(str(v) for v in value))}</td>"
+    return f"<td>{html.escape(str(value))}</td>"
+
+
+def html_table(rows: list[dict[str, Any]], columns: tuple[str, ...] | None = None) -> str:
+    if not rows:
+        return '<p class="note">Nothing to show.</p>'
+    columns = columns or tuple(dict.fromkeys(k for r in rows for k in r))
+    columns = tuple(c for c in columns if any(c in r for r in rows))
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        f'<tr class="{"baseline" if r.get("baseline") else ""}">' + "".join(_cell(r.get(c)) for c in columns) + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}">'
+
+
+def render_html(data: RunData, summary: dict[str, Any], drawn: list[Path]) -> str:
+    """One self-contained page: tables and the figures embedded as base64 PNGs."""
+    by_name = {p.stem: p for p in drawn}
+    meta = data.meta
+    config = meta.get("config", {})
+
+    def fig(*stems: str) -> str:
+        return "".join(_img(by_name[s]) for s in stems if s in by_name)
+
+    heatmaps = sorted(s for s in by_name if s.startswith("heatmap_"))
+    facts = {
+        "run": meta.get("run_id"), "config": f"{config.get('name')} ({meta.get('config_hash')})",
+        "models": ", ".join(f"{m} @ {meta.get('revisions', {}).get(m, '?')}" for m in config.get("models", [])),
+        "backend": config.get("backend"), "git commit": meta.get("git_commit"),
+        "index": json.dumps(meta.get("index"), ensure_ascii=False), "started (UTC)": meta.get("started_at"),
+        "finished (UTC)": meta.get("finished_at"), "status": meta.get("status"),
+        "questions": len(data.questions), "samples per setting (n)": config.get("n"),
+        "generations": len(data.records), "generated / from cache": f"{meta.get('generated')} / {meta.get('cached')}",
+    }
+    sections = [
+        f"<h1>Eval report — {html.escape(str(config.get('name')))} {html.escape(str(meta.get('run_id')))}</h1>",
+        '<table class="meta">' + "".join(f"<tr><td>{html.escape(k)}</td>{_cell(v)}</tr>" for k, v in facts.items()) + "</table>",
+        '<p class="note">Grounded accuracy: an answerable question counts as correct when every gold alias group is '
+        "in the answer and in a cited source (in the shown sources when nothing is cited) and the answer is not a "
+        "refusal; an unanswerable one when the answer is the refusal. CIs: 95% percentile bootstrap over questions "
+        "(each question's samples kept together). Comparisons: paired over questions against the baseline "
+        "(sign-flip test, McNemar when n = 1), Holm-adjusted across settings.</p>",
+        "<h2>Settings</h2>", html_table(summary["settings"], SETTINGS_COLUMNS), fig("settings"),
+        "<h2>temperature × top_p</h2>" if heatmaps else "", fig(*heatmaps),
+        "<h2>Parameters</h2>", fig("parameters", "importance"),
+        html_table(summary["parameter importance"], ("model", "parameter", "effect", "CI low", "CI high", "values", "means")),
+        "<h2>Comparisons against the baseline</h2>", html_table(summary["comparisons vs baseline"]),
+        "<h2>By question type and language</h2>", fig("breakdown"),
+        html_table(summary["breakdown by type"]), html_table(summary["breakdown by language"]),
+        "<h2>Failure attribution</h2>",
+        '<p class="note">Each answerable sample that is not grounded-correct: its evidence was not among the sources '
+        "shown; it was shown but no cited source overlaps it (refusals included); or it was cited and the answer "
+        "is still wrong.</p>",
+        fig("failures"), html_table(summary["failure attribution"]),
+        "<h2>Retrieval</h2>", html_table(summary["retrieval"]),
+        "<h2>Worst questions (baseline setting)</h2>", html_table(summary["worst questions"]),
+    ]
+    body = "\n".join(sections)
+    title = f"Eval report {meta.get('run_id')}"
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{CSS}</style></head><body>\n{body}\n</body></html>\n"
+    )
+
+
+# ---- CLI --------------------------------------------------------------------------------------------------
+
+
+def resolve_run(spec: str, runs_dir: Path) -> Path:
+    """A run folder from a path, a run id under `runs_dir`, or `latest` (newest complete run in runs.sqlite)."""
+    if spec == "latest":
+        db = runs_dir / INDEX_NAME
+        if not db.is_file():
+            raise UserError(f"no run index at {db}; run a sweep first or pass a run folder")
+        with RunIndex(db) as index:
+            runs = index.runs()
+        if not runs:
+            raise UserError(f"{db} lists no complete run yet; run a sweep first")
+        return Path(runs[-1]["run_dir"])
+    for candidate in (Path(spec), runs_dir / spec):
+        if (candidate / "run.json").is_file():
+            return candidate
+    raise UserError(f"run {spec!r} not found (neither a folder with run.json nor a run id in {runs_dir})")
+
+
+def _reference_for(run_dir: Path, compare: str | None, runs_dir: Path) -> Path | None:
+    if compare:
+        return resolve_run(compare, runs_dir)
+    db = run_dir.parent / INDEX_NAME
+    if not db.is_file():
+        return None
+    with RunIndex(db) as index:
+        previous = index.previous_run(json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["run_id"])
+    return Path(previous["run_dir"]) if previous else None
+
+
+def check_against(run_dir: Path, reference_dir: Path, tolerance: float, out=sys.stdout) -> bool:
+    """Print one line per common setting; True when any regressed."""
+    changes = compare_runs(load_run(run_dir), load_run(reference_dir), tolerance=tolerance)
+    if not changes:
+        raise UserError(f"runs {run_dir.name} and {reference_dir.name} share no scored setting to compare")
+    for change in changes:
+        print(change.describe(reference_dir.name, tolerance), file=out)
+    return any(c.regressed for c in changes)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m eval.report", description=__doc__.split("\n")[0])
+    parser.add_argument("run", nargs="?", help="run folder, run id under --runs, or `latest`")
+    parser.add_argument("--runs", default=DEFAULT_RUNS_DIR, help=f"runs folder holding runs.sqlite (default {DEFAULT_RUNS_DIR})")
+    parser.add_argument("--trend", action="store_true", help="draw grounded accuracy over time into RUNS/trend.png")
+    parser.add_argument("--name", help="with --trend: only runs of this config name (e.g. nightly)")
+    parser.add_argument("--compare", metavar="RUN", help="compare with this run (pinned baseline) instead of the previous one")
+    parser.add_argument("--fail-on-regression", action="store_true",
+                        help="exit 1 when grounded accuracy dropped significantly by more than --tolerance")
+    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+                        help=f"largest accepted drop in grounded accuracy (default {DEFAULT_TOLERANCE})")
+    parser.add_argument("--no-redraw", action="store_true", help="only compare; do not rewrite the report files")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    runs_dir = Path(args.runs)
+    try:
+        if args.trend:
+            print(f"trend: {write_trend(runs_dir, name=args.name)}")
+            if not args.run:
+                return 0
+        if not args.run:
+            raise UserError("pass a run folder (or `latest`), or --trend")
+        run_dir = resolve_run(args.run, runs_dir)
+        if not args.no_redraw:
+            files = write_report(run_dir)
+            print(f"report: {files.html} ({len(files.figures)} figures, {files.summary.name})")
+        if args.compare or args.fail_on_regression:
+            reference = _reference_for(run_dir, args.compare, runs_dir)
+            if reference is None:
+                print(f"no earlier run of this config to compare {run_dir.name} with; nothing to check")
+                return 0
+            regressed = check_against(run_dir, reference, args.tolerance)
+            if regressed and args.fail_on_regression:
+                print(f"FAILED: grounded accuracy regressed against {reference.name} by more than {args.tolerance} "
+                      "(significant after Holm correction); see the REGRESSION lines above", file=sys.stderr)
+                return 1
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
