@@ -145,11 +145,12 @@ def score_sample(
     with `rag.citations.is_refusal`.
     """
     visible = strip_thinking(answer_text)
+    answerable = bool(item.answerable)
     if refused is None:
         refused = _is_refusal(visible)
     answer_tokens = len(tokens(visible))
-    too_long = item.answerable and answer_tokens > length_cap(item)
-    hit = bool(item.answerable) and not too_long and all(
+    too_long = answerable and answer_tokens > length_cap(item)
+    hit = answerable and not too_long and all(
         any(contains_alias(visible, alias) for alias in group) for group in item.answers
     )
     sources = list(cited_texts) or list(retrieved_texts)
@@ -169,7 +170,6 @@ def score_sample(
     if quotes:
         citation_recall = sum(any(overlaps(s, q) for s in cited_texts) for q in quotes) / len(quotes)
 
-    answerable = bool(item.answerable)
     return SampleScore(
         answerable=answerable,
         hit=hit,
