@@ -1,0 +1,384 @@
+"""Named prompt templates, the context budget, and follow-up rewriting.
+
+A prompt is a system message (Chinese or English, chosen by the question's language) and one user message
+holding the numbered sources and the question. Each source is rendered as
+`<source id="n" title="…" section="…">text</source>`; the model is told to cite it as `[n]` and to reply with
+the fixed refusal sentence when the sources do not hold the answer. Templates are named (`--prompt NAME`)
+because the eval compares them; `template_hash(name)` identifies a template's exact wording in results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Sequence
+
+from ingest.errors import UserError
+from rag.types import Hit
+
+REFUSAL_ZH = "资料中没有找到相关信息。"
+REFUSAL_EN = "The reports do not contain this information."
+REFUSALS = {"zh": REFUSAL_ZH, "en": REFUSAL_EN}
+
+QUESTION_LABELS = {"zh": "问题：", "en": "Question: "}
+SOURCES_LABELS = {"zh": "资料：", "en": "Sources:"}
+
+_RULES_ZH = (
+    "规则：\n"
+    "1. 只使用资料中的信息，不要补充资料以外的知识。\n"
+    "2. 在所依据的句子后用方括号标注资料编号，例如 [1] 或 [1][3]。\n"
+    "3. 用中文回答{length}。\n"
+    "4. 如果不同资料的说法不一致，要指出分歧，并分别标注各自的编号。\n"
+    f"5. 如果资料中没有答案，只回复这一句：{REFUSAL_ZH}"
+)
+_RULES_EN = (
+    "Rules:\n"
+    "1. Use only information from the sources; add nothing from your own knowledge.\n"
+    "2. After each statement, cite the sources it rests on in square brackets, e.g. [1] or [1][3].\n"
+    "3. Answer in English{length}.\n"
+    "4. If the sources disagree, say so and cite each side.\n"
+    f"5. If the sources do not contain the answer, reply with exactly this sentence: {REFUSAL_EN}"
+)
+_INTRO_ZH = "你是一个严谨的问答助手，回答关于大语言模型发展历史的问题。用户会给出编号的资料（<source id=\"n\">…</source>），你只能依据这些资料回答。\n"
+_INTRO_EN = (
+    "You are a careful assistant answering questions about the history of large language models. The user "
+    'gives numbered sources (<source id="n">…</source>); answer only from them.\n'
+)
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """One way of asking: system prompts and the instruction line before the question, per language."""
+
+    name: str
+    description: str
+    system: dict[str, str]
+    instruction: dict[str, str]
+    use_sources: bool = True  # False: closed book, the model sees only the question
+
+
+PROMPTS: dict[str, PromptTemplate] = {
+    t.name: t
+    for t in (
+        PromptTemplate(
+            name="default",
+            description="answer from the numbered sources with [n] citations, short, refusal sentence if absent",
+            system={
+                "zh": _INTRO_ZH + _RULES_ZH.format(length="，简洁直接，一般一到三句话"),
+                "en": _INTRO_EN + _RULES_EN.format(length=", briefly and directly, usually in one to three sentences"),
+            },
+            instruction={
+                "zh": "请只根据上面的资料回答，并标注资料编号。",
+                "en": "Answer only from the sources above and cite their numbers.",
+            },
+        ),
+        PromptTemplate(
+            name="concise",
+            description="as default, but one sentence with the key fact and its citation",
+            system={
+                "zh": _INTRO_ZH + _RULES_ZH.format(length="，只用一句话给出关键事实（如数字、日期、名称）"),
+                "en": _INTRO_EN + _RULES_EN.format(length=", in a single sentence giving the key fact (number, date or name)"),
+            },
+            instruction={
+                "zh": "请用一句话回答，并标注资料编号。",
+                "en": "Answer in one sentence and cite the source numbers.",
+            },
+        ),
+        PromptTemplate(
+            name="strict",
+            description="as default, but every sentence must carry a citation and any doubt means refusing",
+            system={
+                "zh": _INTRO_ZH
+                + _RULES_ZH.format(length="，简洁直接")
+                + "\n6. 每一句话都必须带有资料编号；没有资料支持的句子不要写。\n7. 如果资料只是提到相关内容但没有直接给出答案，也按第 5 条回复。",
+                "en": _INTRO_EN
+                + _RULES_EN.format(length=", briefly and directly")
+                + "\n6. Every sentence must carry a citation; leave out anything the sources do not support."
+                + "\n7. If the sources mention the topic but do not directly answer the question, follow rule 5.",
+            },
+            instruction={
+                "zh": "请只根据上面的资料回答，每句话都要标注资料编号。",
+                "en": "Answer only from the sources above; every sentence needs a citation.",
+            },
+        ),
+        PromptTemplate(
+            name="closed_book",
+            description="control for the eval: no sources, the model answers from its own knowledge",
+            system={
+                "zh": "你是一个问答助手，回答关于大语言模型发展历史的问题。用中文简洁回答，一般一到三句话。"
+                f"如果你不知道答案，只回复这一句：{REFUSAL_ZH}",
+                "en": "You are an assistant answering questions about the history of large language models. Answer "
+                f"in English, briefly, usually in one to three sentences. If you do not know, reply with exactly: {REFUSAL_EN}",
+            },
+            instruction={"zh": "请简洁回答。", "en": "Answer briefly."},
+            use_sources=False,
+        ),
+    )
+}
+
+# A chat template adds a few tokens per message (role markers, separators); a margin covers the rest.
+CHAT_OVERHEAD_TOKENS = 32
+MIN_SOURCE_TOKENS = 64  # a source cut shorter than this is dropped instead of shortened
+MIN_QUESTION_TOKENS = 32
+DEFAULT_CONTEXT_WINDOW = 32768  # Qwen2.5/Qwen3 native window; used when no generator says otherwise
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+
+
+def detect_language(text: str) -> str:
+    """ "zh" when the text is mostly Chinese, else "en".
+
+    A Chinese word is about two characters, so Chinese wins when CJK characters / 2 outnumber latin words:
+    "GPT-3 有多少参数？" is zh, "What is 通义千问?" is en.
+    """
+    cjk = len(_CJK.findall(text))
+    return "zh" if cjk / 2 > len(_LATIN_WORD.findall(text)) else "en"
+
+
+def estimate_tokens(text: str) -> int:
+    """A conservative token count without a tokenizer: one per CJK character, one per 3 other characters."""
+    cjk = len(_CJK.findall(text))
+    return cjk + math.ceil((len(text) - cjk) / 3)
+
+
+def template_hash(name: str) -> str:
+    """A short hash of the template's exact wording (stable across processes and machines)."""
+    template = _template(name)
+    data = json.dumps(asdict(template), ensure_ascii=False, sort_keys=True)
+    data += json.dumps([REFUSALS, QUESTION_LABELS, SOURCES_LABELS], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()[:12]
+
+
+def _template(name: str) -> PromptTemplate:
+    if name not in PROMPTS:
+        raise UserError(f"unknown prompt template {name!r}; choose one of {', '.join(PROMPTS)}")
+    return PROMPTS[name]
+
+
+@dataclass(frozen=True)
+class BuiltPrompt:
+    """Chat messages ready for a generator, and what had to give way to fit the context window."""
+
+    messages: list[dict[str, str]]
+    sources: list[Hit]  # the hits actually shown, numbered 1..len(sources) in this order
+    notices: list[str] = field(default_factory=list)
+    language: str = "en"
+    template: str = "default"
+
+
+def _attr(value: str) -> str:
+    return value.replace('"', "'").replace("\n", " ")
+
+
+def render_source(n: int, hit: Hit, text: str | None = None) -> str:
+    """One numbered source block as the model sees it."""
+    c = hit.chunk
+    body = (c.text if text is None else text).replace("</source>", "</ source>")
+    return f'<source id="{n}" title="{_attr(c.title)}" section="{_attr(c.heading)}">\n{body}\n</source>'
+
+
+def _user_message(template: PromptTemplate, lang: str, blocks: list[str], question: str) -> str:
+    parts = [SOURCES_LABELS[lang] + "\n" + "\n\n".join(blocks)] if template.use_sources else []
+    parts.append(f"{template.instruction[lang]}\n{QUESTION_LABELS[lang]}{question}")
+    return "\n\n".join(parts)
+
+
+def _truncate_to_tokens(text: str, limit: int, count: Callable[[str], int]) -> str:
+    """The longest prefix of `text` that counts at most `limit` tokens (binary search over characters)."""
+    lo, hi = 0, len(text)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if count(text[:mid]) <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo]
+
+
+def build_messages(
+    question: str,
+    sources: Sequence[Hit],
+    template: str = "default",
+    *,
+    generator=None,
+    max_new_tokens: int = 256,
+    count_tokens: Callable[[str], int] | None = None,
+    context_window: int | None = None,
+) -> BuiltPrompt:
+    """System + user messages for `question` over `sources`, trimmed to the context budget.
+
+    The budget is the context window minus `max_new_tokens` minus the system prompt, the question and the
+    chat-template overhead. Tokens are counted with `count_tokens`, else `generator.count_tokens`, else
+    `estimate_tokens`; the window is `context_window`, else `generator.context_window`, else 32768. Sources
+    are kept in rank order while they fit (the last one may be shortened); a question longer than half the
+    room is cut. Both come back as notices. A `max_new_tokens` that leaves no room raises UserError.
+    """
+    tmpl = _template(template)
+    lang = detect_language(question)
+    count = count_tokens or getattr(generator, "count_tokens", None) or estimate_tokens
+    window = context_window or getattr(generator, "context_window", None) or DEFAULT_CONTEXT_WINDOW
+    system = tmpl.system[lang]
+    fixed = count(system) + count(_user_message(tmpl, lang, [], "")) + CHAT_OVERHEAD_TOKENS
+    room = window - max_new_tokens - fixed
+    if room < MIN_QUESTION_TOKENS:
+        raise UserError(
+            f"max_new_tokens={max_new_tokens} leaves only {max(room, 0)} tokens of the model's {window}-token "
+            f"context window for the prompt; lower --max-new-tokens"
+        )
+    notices: list[str] = []
+    q_tokens = count(question)
+    q_limit = room // 2 if tmpl.use_sources else room
+    if q_tokens > q_limit:
+        question = _truncate_to_tokens(question, q_limit, count)
+        notices.append(
+            f"the question is {q_tokens} tokens long; only its first {q_limit} tokens were used "
+            f"(context window {window}, max_new_tokens {max_new_tokens})"
+        )
+        q_tokens = count(question)
+    blocks: list[str] = []
+    kept: list[Hit] = []
+    if tmpl.use_sources:
+        left = room - q_tokens
+        for n, hit in enumerate(sources, start=1):
+            block = render_source(n, hit)
+            cost = count(block) + 2  # the blank line between blocks
+            if cost <= left:
+                blocks.append(block)
+                kept.append(hit)
+                left -= cost
+                continue
+            frame = count(render_source(n, hit, "")) + 2
+            if left - frame >= MIN_SOURCE_TOKENS:
+                blocks.append(render_source(n, hit, _truncate_to_tokens(hit.chunk.text, left - frame, count)))
+                kept.append(hit)
+                notices.append(f"source [{n}] was shortened to fit the context window ({window} tokens)")
+            break
+        if len(kept) < len(sources):
+            notices.append(
+                f"only {len(kept)} of {len(sources)} sources fit the context window ({window} tokens, "
+                f"max_new_tokens {max_new_tokens})"
+            )
+    messages = [
+        {"role": "system", "content": system},
+        {"role": "user", "content": _user_message(tmpl, lang, blocks, question)},
+    ]
+    return BuiltPrompt(messages=messages, sources=kept, notices=notices, language=lang, template=tmpl.name)
+
+
+_SOURCE_BLOCK = re.compile(r'<source id="(\d+)"[^>\n]*>\n(.*?)\n</source>', re.DOTALL)
+
+
+@dataclass(frozen=True)
+class PromptParts:
+    """What `build_messages` put into the user message, read back (for generators without a model)."""
+
+    question: str
+    sources: dict[int, str]  # source number → text
+    language: str
+
+
+def read_prompt(messages: Sequence[dict[str, str]]) -> PromptParts:
+    """The question and numbered source texts of a prompt made by `build_messages`."""
+    user = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+    sources = {int(m.group(1)): m.group(2) for m in _SOURCE_BLOCK.finditer(user)}
+    tail_start = max((m.end() for m in _SOURCE_BLOCK.finditer(user)), default=0)
+    tail = user[tail_start:]
+    question = tail.strip()
+    for label in QUESTION_LABELS.values():
+        head, found, rest = tail.partition(label)
+        if found:
+            question = rest.strip()
+            break
+    return PromptParts(question=question, sources=sources, language=detect_language(question))
+
+
+# ---- follow-up rewriting -------------------------------------------------------------------------------
+
+# Chinese model names the latin-token rule below cannot see.
+ZH_MODEL_NAMES = ("文心一言", "通义千问", "盘古", "悟道", "混元", "豆包", "星火", "紫东太初", "智谱清言")
+_NAME_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-.+][A-Za-z0-9]+)*")
+_STOP_WORDS = {"i", "and", "or", "the", "a", "an", "it", "its", "what", "how", "when", "who", "which"}
+_ZH_PRONOUN = re.compile(r"这个模型|那个模型|该模型|此模型|这款模型|这些模型|那些模型|它们|它")
+_EN_PRONOUN = re.compile(r"\b(this model|that model|these models|those models|the model|its|it|they|them|their)\b", re.I)
+_ZH_ELLIPSIS = re.compile(r"^(?:那么?|还有)?\s*(.+?)\s*呢\s*[？?]?\s*$")
+_EN_ELLIPSIS = re.compile(r"^(?:and|what about|how about)\s+(.+?)\s*\??\s*$", re.I)
+_EN_POSSESSIVE = re.compile(r"^(?:its|their)\s+", re.I)
+
+
+def model_names(text: str) -> list[str]:
+    """Model and entity names in a question, in order of appearance.
+
+    Latin tokens with a digit or two capitals (GPT-3, LLaMA, Qwen2.5-7B), or one leading capital (Chinchilla)
+    unless the token starts an English sentence ("How", "Give"); plus the Chinese names in ZH_MODEL_NAMES.
+    """
+    english = detect_language(text) == "en"
+    found: list[tuple[int, str]] = []
+    for m in _NAME_TOKEN.finditer(text):
+        word = m.group(0)
+        has_digit = any(ch.isdigit() for ch in word)
+        capitals = sum(ch.isupper() for ch in word)
+        if has_digit or capitals >= 2:
+            found.append((m.start(), word))
+        elif capitals == 1 and word[0].isupper() and word.lower() not in _STOP_WORDS:
+            starts_sentence = not text[: m.start()].strip() or text[: m.start()].rstrip()[-1] in ".?!"
+            if not (english and starts_sentence):
+                found.append((m.start(), word))
+    for name in ZH_MODEL_NAMES:
+        found.extend((m.start(), name) for m in re.finditer(re.escape(name), text))
+    return list(dict.fromkeys(word for _, word in sorted(found)))
+
+
+def _previous_question(item) -> str:
+    return item if isinstance(item, str) else item[0]
+
+
+def rewrite_followup(history: Sequence[tuple[str, str] | str], question: str) -> str:
+    """A standalone version of `question` for retrieval, given the earlier turns (no model involved).
+
+    `history` holds earlier (question, answer) pairs or questions, oldest first. Earlier questions are resolved
+    the same way in turn; the names of the latest one that has any (see `model_names`) are carried over:
+    - a pronoun (它, 它们, 这个模型, 该模型, it, its, they, their, this model…) is replaced by those names:
+      "GPT-3 有多少参数？" then "它是哪年发布的？" → "GPT-3是哪年发布的？";
+    - "那 X 呢？" / "what about X?" with a new name X repeats the previous question about X:
+      "GPT-3 有多少参数？" then "那 GPT-4 呢？" → "GPT-4 有多少参数？";
+    - "那参数量呢？" / "what about the release date?" (no name) asks it of the previous names.
+    A question with names of its own, or with no earlier names to carry, is returned unchanged.
+    """
+    question = question.strip()
+    names: list[str] = []
+    previous = ""
+    for item in history:
+        previous = _resolve(names, previous, _previous_question(item).strip())
+        names = model_names(previous) or names
+    return _resolve(names, previous, question)
+
+
+def _resolve(names: list[str], previous: str, question: str) -> str:
+    """Resolve `question` against the names carried from the previous standalone question."""
+    if not names or not question:
+        return question
+    own = model_names(question)
+    lang = detect_language(previous or question)
+    join = " 和 " if lang == "zh" else " and "
+    joined = join.join(names)
+    zh_ellipsis, en_ellipsis = _ZH_ELLIPSIS.match(question), _EN_ELLIPSIS.match(question)
+    if zh_ellipsis or en_ellipsis:
+        if own:
+            return previous.replace(names[0], join.join(own)) if names[0] in previous else question
+        if zh_ellipsis:
+            return f"{joined} 的{zh_ellipsis.group(1)}？"
+        return f"{_EN_POSSESSIVE.sub('the ', en_ellipsis.group(1))} of {joined}?"
+    if own:
+        return question
+    if detect_language(question) == "zh":
+        return _ZH_PRONOUN.sub(joined, question)
+
+    def english(m: re.Match) -> str:
+        word = m.group(1).lower()
+        return f"{joined}'s" if word in ("its", "their") else joined
+
+    return _EN_PRONOUN.sub(english, question)
