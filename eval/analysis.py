@@ -122,7 +122,7 @@ def score_records(data: RunData) -> list[dict[str, Any]]:
             "setting_id": cell["id"],
             "sample": record["sample"],
             **cell["params"],
-            **asdict(score),
+            **vars(score),
             "failure": None if cell.get("control") else attribute_failure(item, sources, score),
             "new_tokens": record["new_tokens"],
             "truncated": record["truncated"],

@@ -284,7 +284,7 @@ def plot_failures(summary: dict[str, Any], path: Path) -> Path | None:
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of answerable samples")
     ax.set_title("失败归因 Failure attribution (answerable questions)", fontsize=10)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _save(fig, path)
 
 

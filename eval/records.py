@@ -54,6 +54,7 @@ class RecordStore:
         if self.path.exists():
             for record in read_jsonl(self.path):
                 self._records[record["key"]] = record
+            _drop_torn_tail(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = None
 
@@ -72,10 +73,7 @@ class RecordStore:
     def append(self, record: dict[str, Any]) -> None:
         """Write one record and flush it to the OS before returning."""
         if self._file is None:
-            torn = _ends_torn(self.path)
             self._file = self.path.open("a", encoding="utf-8")
-            if torn:  # end the torn line so the new record starts on a line of its own
-                self._file.write("\n")
         self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
         self._file.flush()
         self._records[record["key"]] = record
@@ -92,12 +90,20 @@ class RecordStore:
         self.close()
 
 
-def _ends_torn(path: Path) -> bool:
-    if not path.exists() or path.stat().st_size == 0:
-        return False
-    with path.open("rb") as f:
-        f.seek(-1, 2)
-        return f.read(1) != b"\n"
+def _drop_torn_tail(path: Path) -> None:
+    """Cut an unfinished last line (already reported by `read_jsonl`) so appends start on a fresh line."""
+    data = path.read_bytes()
+    if not data or data.endswith(b"\n"):
+        return
+    cut = data.rfind(b"\n") + 1
+    try:
+        json.loads(data[cut:])
+    except ValueError:
+        with path.open("r+b") as f:
+            f.truncate(cut)
+        return
+    with path.open("ab") as f:  # a complete record that only lacks its newline
+        f.write(b"\n")
 
 
 def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
