@@ -269,7 +269,7 @@ def build_messages(
     return BuiltPrompt(messages=messages, sources=kept, notices=notices, language=lang, template=tmpl.name)
 
 
-_SOURCE_BLOCK = re.compile(r'<source id="(\d+)"[^>\n]*>\n(.*?)\n</source>', re.DOTALL)
+_SOURCE_BLOCK = re.compile(r'<source id="(\d+)"(?: \w+="[^"\n]*")*>\n(.*?)\n</source>', re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -357,28 +357,31 @@ def rewrite_followup(history: Sequence[tuple[str, str] | str], question: str) ->
     return _resolve(names, previous, question)
 
 
+def _joined(names: list[str], lang: str) -> str:
+    return (" 和 " if lang == "zh" else " and ").join(names)
+
+
 def _resolve(names: list[str], previous: str, question: str) -> str:
     """Resolve `question` against the names carried from the previous standalone question."""
     if not names or not question:
         return question
     own = model_names(question)
-    lang = detect_language(previous or question)
-    join = " 和 " if lang == "zh" else " and "
-    joined = join.join(names)
     zh_ellipsis, en_ellipsis = _ZH_ELLIPSIS.match(question), _EN_ELLIPSIS.match(question)
     if zh_ellipsis or en_ellipsis:
         if own:
-            return previous.replace(names[0], join.join(own)) if names[0] in previous else question
+            if names[0] not in previous:
+                return question
+            return previous.replace(names[0], _joined(own, detect_language(previous)))
         if zh_ellipsis:
-            return f"{joined} 的{zh_ellipsis.group(1)}？"
-        return f"{_EN_POSSESSIVE.sub('the ', en_ellipsis.group(1))} of {joined}?"
+            return f"{_joined(names, 'zh')} 的{zh_ellipsis.group(1)}？"
+        return f"{_EN_POSSESSIVE.sub('the ', en_ellipsis.group(1))} of {_joined(names, 'en')}?"
     if own:
         return question
     if detect_language(question) == "zh":
-        return _ZH_PRONOUN.sub(joined, question)
+        return _ZH_PRONOUN.sub(lambda m: _joined(names, "zh"), question)
 
     def english(m: re.Match) -> str:
         word = m.group(1).lower()
-        return f"{joined}'s" if word in ("its", "their") else joined
+        return _joined(names, "en") + ("'s" if word in ("its", "their") else "")
 
     return _EN_PRONOUN.sub(english, question)

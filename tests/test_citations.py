@@ -4,24 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.types import Chunk
 from rag.citations import REFUSAL_PATTERNS, is_refusal, map_citations, parse_citations
 from rag.prompt import REFUSAL_EN, REFUSAL_ZH
-from rag.types import Citation, Hit
-
-
-def _hit(i: int) -> Hit:
-    chunk = Chunk(
-        chunk_id=f"doc{i}.txt#0000",
-        doc_id=f"doc{i}.txt",
-        title=f"Title {i}",
-        heading=f"2020 > Model {i}",
-        text=f"text of source {i}",
-        start=100 * i,
-        end=100 * i + 50,
-        zh_ratio=0.5,
-    )
-    return Hit(chunk=chunk, score=1.0 / i)
+from rag.types import Citation
+from tests.fixtures.hits import make_hit
 
 
 @pytest.mark.parametrize(
@@ -44,11 +30,11 @@ def test_parse_citations(answer: str, expected: list[int]) -> None:
 
 
 def test_map_citations_gives_document_heading_and_span() -> None:
-    hits = [_hit(1), _hit(2), _hit(3)]
+    hits = [make_hit(1), make_hit(2), make_hit(3)]
     cited = map_citations(parse_citations("LaMDA 是 2021 年 [3]，另说 2022 年 [1][9]。", len(hits)), hits)
     assert cited == [
-        Citation(n=3, doc="doc3.txt", heading="2020 > Model 3", start=300, end=350, text="text of source 3"),
-        Citation(n=1, doc="doc1.txt", heading="2020 > Model 1", start=100, end=150, text="text of source 1"),
+        Citation(n=3, doc="doc3.txt", heading="2020 > Model 3", start=300, end=316, text="text of source 3"),
+        Citation(n=1, doc="doc1.txt", heading="2020 > Model 1", start=100, end=116, text="text of source 1"),
     ]
 
 

@@ -1,0 +1,149 @@
+"""Prompt templates, language choice, the context budget and follow-up rewriting."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from ingest.errors import UserError
+from rag.prompt import (
+    PROMPTS,
+    REFUSAL_EN,
+    REFUSAL_ZH,
+    build_messages,
+    detect_language,
+    read_prompt,
+    rewrite_followup,
+    template_hash,
+)
+from tests.fixtures.hits import make_hit
+
+GPT3_ZH = "但 GPT-3 将模型参数规模扩大至 175B，是 GPT-2 的 100 倍。"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("GPT-3 有多少参数？", "zh"),
+        ("How many parameters does GPT-3 have?", "en"),
+        ("What is 通义千问?", "en"),
+        ("Llama 2 和 GPT-4 哪个更大？", "zh"),
+        ("BERT是谁做的", "zh"),
+        ("", "en"),
+    ],
+)
+def test_detect_language(text: str, lang: str) -> None:
+    assert detect_language(text) == lang
+
+
+def test_templates_cover_the_variants_the_eval_compares() -> None:
+    assert {"default", "concise", "strict", "closed_book"} <= set(PROMPTS)
+    for t in PROMPTS.values():
+        assert REFUSAL_ZH in t.system["zh"] and REFUSAL_EN in t.system["en"]
+    for name in ("default", "concise", "strict"):
+        zh, en = PROMPTS[name].system["zh"], PROMPTS[name].system["en"]
+        assert "[1]" in zh and "不一致" in zh and "中文" in zh
+        assert "[1]" in en and "disagree" in en and "English" in en
+    assert not PROMPTS["closed_book"].use_sources
+
+
+def test_template_hash_is_stable_across_processes_and_differs_by_template() -> None:
+    hashes = {name: template_hash(name) for name in PROMPTS}
+    assert len(set(hashes.values())) == len(PROMPTS)
+    code = "from rag.prompt import PROMPTS, template_hash; print(' '.join(template_hash(n) for n in PROMPTS))"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert other == list(hashes.values())
+    with pytest.raises(UserError, match="unknown prompt template 'nope'.*default"):
+        template_hash("nope")
+
+
+def test_messages_carry_numbered_sources_and_the_question_in_its_language() -> None:
+    hits = [make_hit(1, GPT3_ZH, heading='2020 > "GPT-3"'), make_hit(2, "LaMDA: 2021-05")]
+    built = build_messages("GPT-3 有多少参数？", hits)
+    system, user = built.messages
+    assert system == {"role": "system", "content": PROMPTS["default"].system["zh"]}
+    assert user["role"] == "user"
+    assert '<source id="1" title="Title 1" section="2020 > \'GPT-3\'">' in user["content"]
+    assert user["content"].index('<source id="1"') < user["content"].index('<source id="2"')
+    assert user["content"].endswith("问题：GPT-3 有多少参数？")
+    assert built.sources == hits and built.notices == [] and built.language == "zh"
+    parts = read_prompt(built.messages)
+    assert (parts.question, parts.sources) == ("GPT-3 有多少参数？", {1: GPT3_ZH, 2: "LaMDA: 2021-05"})
+
+    english = build_messages("How many parameters does GPT-3 have?", hits, "concise")
+    assert english.messages[0]["content"] == PROMPTS["concise"].system["en"]
+    assert english.messages[1]["content"].endswith("Question: How many parameters does GPT-3 have?")
+
+
+def test_closed_book_shows_no_sources() -> None:
+    built = build_messages("GPT-3 有多少参数？", [make_hit(1, GPT3_ZH)], "closed_book")
+    assert "<source" not in built.messages[1]["content"] and built.sources == []
+    assert read_prompt(built.messages).sources == {}
+
+
+def _prompt_tokens(built) -> int:
+    return sum(len(m["content"]) for m in built.messages)
+
+
+def test_sources_are_trimmed_to_the_context_window_with_notices() -> None:
+    hits = [make_hit(i, "资料" * 200) for i in range(1, 6)]  # 400 characters each
+    full = build_messages("GPT-3 有多少参数？", hits, count_tokens=len, context_window=100_000)
+    assert len(full.sources) == 5 and not full.notices
+
+    window, budget = 1500, 200
+    built = build_messages("GPT-3 有多少参数？", hits, count_tokens=len, context_window=window, max_new_tokens=budget)
+    assert 1 <= len(built.sources) < 5 and built.sources == hits[: len(built.sources)]
+    assert _prompt_tokens(built) <= window - budget
+    assert any(f"only {len(built.sources)} of 5 sources fit" in n for n in built.notices)
+    shown = read_prompt(built.messages).sources
+    assert set(shown) == set(range(1, len(built.sources) + 1))
+    assert any(len(text) < 400 for text in shown.values()) == any("shortened" in n for n in built.notices)
+
+
+def test_generator_token_counter_and_window_are_used() -> None:
+    class Counter:
+        context_window = 900
+
+        def count_tokens(self, text: str) -> int:
+            return len(text)
+
+    built = build_messages("GPT-3 有多少参数？", [make_hit(i, "x" * 300) for i in range(1, 4)], generator=Counter(), max_new_tokens=100)
+    assert _prompt_tokens(built) <= 800 and len(built.sources) < 3
+
+
+def test_a_very_long_question_is_cut_with_a_notice() -> None:
+    question = "GPT-3 有多少参数？" + "请详细说明。" * 3000
+    built = build_messages(question, [make_hit(1, GPT3_ZH)], count_tokens=len, context_window=4000, max_new_tokens=256)
+    asked = read_prompt(built.messages).question
+    assert question.startswith(asked) and len(asked) < len(question)
+    assert any("the question is" in n and "tokens long" in n for n in built.notices)
+    assert _prompt_tokens(built) <= 4000 - 256
+
+
+def test_no_room_for_the_prompt_is_a_user_error() -> None:
+    with pytest.raises(UserError, match="max_new_tokens=4000 leaves only .* 4096-token context window"):
+        build_messages("GPT-3 有多少参数？", [make_hit(1)], count_tokens=len, context_window=4096, max_new_tokens=4000)
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "standalone"),
+    [
+        ([("GPT-3 有多少参数？", "175B [1]")], "它是哪年发布的？", "GPT-3是哪年发布的？"),
+        ([("GPT-3 有多少参数？", "175B [1]")], "这个模型是谁开发的？", "GPT-3是谁开发的？"),
+        ([("GPT-3 有多少参数？", "175B [1]")], "那 GPT-4 呢？", "GPT-4 有多少参数？"),
+        ([("GPT-3 有多少参数？", "175B [1]")], "那参数量呢？", "GPT-3 的参数量？"),
+        (["GPT-3 和 PaLM 谁更大？"], "它们是哪年发布的？", "GPT-3 和 PaLM是哪年发布的？"),
+        ([("How many parameters does GPT-3 have?", "175B [1]")], "When was it released?", "When was GPT-3 released?"),
+        ([("How many parameters does GPT-3 have?", "")], "What about PaLM?", "How many parameters does PaLM have?"),
+        ([("How many parameters does GPT-3 have?", "")], "what about its release date?", "the release date of GPT-3?"),
+        ([("GPT-3 有多少参数？", ""), ("它是哪年发布的？", "")], "它的作者是谁？", "GPT-3的作者是谁？"),
+        # unchanged: names of its own, nothing to carry, or no history
+        ([("GPT-3 有多少参数？", "")], "LaMDA 是哪年发布的？", "LaMDA 是哪年发布的？"),
+        ([("谁提出了注意力机制？", "")], "它是哪年提出的？", "它是哪年提出的？"),
+        ([], "它是哪年发布的？", "它是哪年发布的？"),
+    ],
+)
+def test_rewrite_followup(history: list, question: str, standalone: str) -> None:
+    assert rewrite_followup(history, question) == standalone
