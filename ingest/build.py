@@ -1,0 +1,322 @@
+"""Building the index from the corpus: incremental by content hash, atomic, one embedder per index.
+
+`build_index` re-embeds only what changed: documents whose file hash is unchanged keep their chunks and
+vectors, deleted documents drop out, and a run where nothing changed returns before loading any model.
+The new index is written to a temporary folder next to the index and swapped in only when complete, so
+an exception or Ctrl-C mid-build leaves the previous index in place and usable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from ingest.config import DEFAULT_EMBEDDER, IndexSettings
+from ingest.errors import UserError
+from ingest.load import SkippedFile, SourceDocument, iter_documents
+from ingest.store import INDEX_FILES, FORMAT_VERSION, Index, Manifest, load_index, read_manifest, verify_files, write_index
+from ingest.types import Chunk
+
+PIPELINE_MODULES = ("load.py", "clean.py", "chunk.py", "lexical.py")
+LIBRARIES = ("faiss-cpu", "sentence-transformers", "transformers", "torch", "rank-bm25", "jieba", "langchain-text-splitters", "numpy", "charset-normalizer")
+EMBED_BATCH = 16
+
+
+def pipeline_fingerprint() -> str:
+    """A hash of the code that turns files into chunks and tokens: changing it re-chunks every document."""
+    digest = hashlib.sha256()
+    for name in PIPELINE_MODULES:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@dataclass
+class BuildReport:
+    """What a build did; `summary()` is the one-screen text the CLI prints."""
+
+    index: Path
+    corpus: Path
+    embedder_id: str
+    requested_embedder: str
+    dim: int = 0
+    documents: int = 0
+    chunks: int = 0
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    embedded: int = 0
+    reused: int = 0
+    chunk_chars: int = 0
+    chunk_overlap: int = 0
+    up_to_date: bool = False
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    manifest: Manifest | None = None
+
+    def summary(self) -> str:
+        fallback = "" if self.embedder_id == self.requested_embedder or self.requested_embedder == "minilm" else f" (fallback for {self.requested_embedder})"
+        if self.up_to_date:
+            lines = [
+                f"Index up to date: {self.index}/ ({self.seconds:.2f} s)",
+                f"  documents  {self.documents}, chunks {self.chunks}, embedder {self.embedder_id}{fallback}",
+            ]
+        else:
+            lines = [
+                f"Index built: {self.index}/ ({self.seconds:.1f} s)",
+                f"  documents  {self.documents} indexed: {len(self.added)} added, {len(self.changed)} changed, "
+                f"{len(self.removed)} removed, {len(self.unchanged)} unchanged; {len(self.skipped)} skipped",
+                f"  chunks     {self.chunks} ({self.embedded} embedded, {self.reused} reused); "
+                f"{self.chunk_chars} chars, {self.chunk_overlap} overlap",
+                f"  embedder   {self.embedder_id}, {self.dim} dims{fallback}",
+            ]
+        lines += [f"  skipped    {s.path}: {s.reason}" for s in self.skipped]
+        lines += [f"  note       {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+def _library_versions() -> dict[str, str]:
+    versions = {"python": sys.version.split()[0]}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def _index_hash(model_id: str, chunking: dict, docs: list[SourceDocument]) -> str:
+    payload = {"embedder": model_id, "chunking": chunking, "documents": sorted((d.doc_id, d.sha256) for d in docs)}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _tidy_leftovers(index: Path) -> str | None:
+    """Finish what a killed build left: restore a swapped-out index, delete dead builds' temp folders."""
+    note = None
+    for tmp in index.parent.glob(f".{index.name}.building-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+    backups = sorted(index.parent.glob(f".{index.name}.previous-*"), key=lambda p: p.stat().st_mtime)
+    if backups and not (index / "manifest.json").exists():
+        if index.exists():
+            shutil.rmtree(index)
+        os.rename(backups.pop(), index)
+        note = f"restored the previous index from an interrupted build ({index}/)"
+    for stale in backups:
+        shutil.rmtree(stale, ignore_errors=True)
+    return note
+
+
+def _swap_in(tmp: Path, index: Path) -> None:
+    """Replace `index` by the complete build in `tmp` (files that are not build output, e.g. README.md, stay)."""
+    if index.exists():
+        for item in index.iterdir():
+            if item.name not in INDEX_FILES and not (tmp / item.name).exists():
+                (shutil.copytree if item.is_dir() else shutil.copy2)(item, tmp / item.name)
+        backup = index.parent / f".{index.name}.previous-{os.getpid()}"
+        os.rename(index, backup)
+        os.rename(tmp, index)
+        shutil.rmtree(backup, ignore_errors=True)
+    else:
+        os.rename(tmp, index)
+
+
+def _previous_index(index: Path, notes: list[str]) -> Manifest | None:
+    if not (index / "manifest.json").exists():
+        return None
+    try:
+        manifest = read_manifest(index)
+        verify_files(index, manifest)
+        return manifest
+    except UserError as exc:
+        notes.append(f"the existing index could not be reused ({str(exc).split('; rebuild')[0]}); building it anew")
+        return None
+
+
+def _embed(embedder, texts: list[str], progress: bool) -> np.ndarray:
+    from tqdm import tqdm
+
+    parts = []
+    with tqdm(total=len(texts), desc="embedding", unit="chunk", disable=None if progress else True, file=sys.stderr) as bar:
+        for i in range(0, len(texts), EMBED_BATCH):
+            batch = texts[i : i + EMBED_BATCH]
+            parts.append(embedder.encode(batch))
+            bar.update(len(batch))
+    return np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
+
+
+def build_index(
+    corpus: str | Path = "corpus",
+    index: str | Path = "index",
+    embedder: str = DEFAULT_EMBEDDER,
+    chunk_chars: int = IndexSettings.chunk_chars,
+    chunk_overlap: int = IndexSettings.chunk_overlap,
+    rebuild: bool = False,
+    progress: bool = True,
+) -> BuildReport:
+    """Build or update the index at `index` from the reports in `corpus`; UserError on bad input.
+
+    Bad arguments are rejected before anything on disk is touched.
+    """
+    started = time.perf_counter()
+    IndexSettings(str(corpus), str(index), embedder, chunk_chars, chunk_overlap)  # validates sizes
+    corpus, index = Path(corpus), Path(index)
+    if not corpus.is_dir():
+        raise UserError(f"corpus folder {corpus}/ does not exist; pass --corpus with the folder of .md/.txt/.html reports")
+    if index.exists() and not index.is_dir():
+        raise UserError(f"index path {index} is a file, not a folder; pass --index with a folder")
+    skipped: list[SkippedFile] = []
+    docs = list(iter_documents(corpus, on_skip=skipped.append))
+    for item in skipped:
+        print(f"warning: {item}", file=sys.stderr)
+    if not docs:
+        found = f"{len(skipped)} file(s) skipped" if skipped else "it is empty"
+        raise UserError(f"no reports to index in {corpus}/ ({found}); add .md, .txt or .html files")
+
+    from ingest.embed import load_spec, resolve_embedder, warn_once
+
+    spec = resolve_embedder(embedder)
+    if spec.notice:
+        warn_once(spec.notice)
+    notes: list[str] = []
+    leftover = _tidy_leftovers(index)
+    if leftover:
+        notes.append(leftover)
+    chunking = {"chunk_chars": chunk_chars, "chunk_overlap": chunk_overlap, "pipeline": pipeline_fingerprint()}
+    report = BuildReport(index, corpus, spec.model_id, embedder, documents=len(docs), skipped=skipped, chunk_chars=chunk_chars, chunk_overlap=chunk_overlap, notes=notes)
+    old = None if rebuild else _previous_index(index, notes)
+    if old is not None and old.embedder_id != spec.model_id:
+        notes.append(f"the index was built with embedder {old.embedder_id}; rebuilding it with {spec.model_id}")
+    doc_hashes = {d.doc_id: d.sha256 for d in docs}
+    if (
+        old is not None
+        and old.embedder_id == spec.model_id
+        and {k: old["chunking"].get(k) for k in chunking} == chunking
+        and {k: v["sha256"] for k, v in old["documents"].items()} == doc_hashes
+    ):
+        report.up_to_date, report.manifest = True, old
+        report.chunks, report.dim, report.unchanged = old["counts"]["chunks"], old.dim, sorted(doc_hashes)
+        report.seconds = time.perf_counter() - started
+        return report
+    return _build(docs, old, spec, chunking, report, started, progress, load_spec)
+
+
+def _build(docs, old, spec, chunking, report: BuildReport, started: float, progress: bool, load_spec) -> BuildReport:
+    from ingest.chunk import chunk_document, embedding_text, make_splitter
+    from ingest.clean import clean_text
+    from ingest.lexical import tokenize
+
+    index, corpus = report.index, report.corpus
+    previous: Index | None = load_index(index) if old is not None else None
+    same_chunking = previous is not None and {k: old["chunking"].get(k) for k in chunking} == chunking
+    old_rows: dict[str, list[int]] = {}
+    if previous is not None:
+        for row, chunk in enumerate(previous.chunks):
+            old_rows.setdefault(chunk.doc_id, []).append(row)
+    splitter = make_splitter(chunking["chunk_chars"], chunking["chunk_overlap"])
+    chunks: list[Chunk] = []
+    tokens: list[list[str]] = []
+    documents, doc_meta = [], {}
+    for doc in docs:
+        before = old["documents"].get(doc.doc_id) if old is not None else None
+        if same_chunking and before and before["sha256"] == doc.sha256:
+            report.unchanged.append(doc.doc_id)
+            doc_chunks = [previous.chunks[r] for r in old_rows.get(doc.doc_id, [])]
+            doc_tokens = [previous.tokens[r] for r in old_rows.get(doc.doc_id, [])]
+        else:
+            (report.changed if before else report.added).append(doc.doc_id)
+            clean = clean_text(doc.text, doc.kind)
+            doc_chunks = chunk_document(doc.doc_id, clean, chunking["chunk_chars"], chunking["chunk_overlap"], splitter)
+            doc_tokens = [tokenize(embedding_text(c)) for c in doc_chunks]
+        doc_meta[doc.doc_id] = {
+            "sha256": doc.sha256,
+            "title": doc_chunks[0].title if doc_chunks else "",
+            "encoding": doc.encoding,
+            "chunks": len(doc_chunks),
+            "rows": [len(chunks), len(chunks) + len(doc_chunks)],
+        }
+        documents.append({"doc_id": doc.doc_id, "title": doc_meta[doc.doc_id]["title"], "encoding": doc.encoding, "kind": doc.kind, "text": doc.text})
+        chunks += doc_chunks
+        tokens += doc_tokens
+    report.removed = sorted(set(old["documents"]) - {d.doc_id for d in docs}) if old is not None else []
+
+    # Vectors: reuse every stored vector whose chunk text is unchanged (same embedder), embed the rest.
+    reusable: dict[str, np.ndarray] = {}
+    if previous is not None and previous.manifest.embedder_id == spec.model_id:
+        stored = previous.vectors()
+        reusable = {_text_key(embedding_text(c)): stored[row] for row, c in enumerate(previous.chunks)}
+    texts = [embedding_text(c) for c in chunks]
+    missing = [i for i, t in enumerate(texts) if _text_key(t) not in reusable]
+    embedder = load_spec(spec)
+    vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
+    for i, t in enumerate(texts):
+        if _text_key(t) in reusable:
+            vectors[i] = reusable[_text_key(t)]
+    if missing:
+        vectors[missing] = _embed(embedder, [texts[i] for i in missing], progress)
+    report.embedded, report.reused = len(missing), len(chunks) - len(missing)
+    report.chunks, report.dim = len(chunks), embedder.dim
+
+    manifest = {
+        "format": FORMAT_VERSION,
+        "hash": _index_hash(spec.model_id, chunking, docs),
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "build_seconds": round(time.perf_counter() - started, 2),
+        "corpus": str(corpus.resolve()),
+        "embedder": {"requested": report.requested_embedder, "name": spec.name, "id": spec.model_id, "dim": embedder.dim, "fallback": spec.notice},
+        "chunking": {**chunking, "splitter": "langchain_text_splitters.RecursiveCharacterTextSplitter + Markdown headings/tables"},
+        "documents": doc_meta,
+        "skipped": [{"path": str(s.path), "reason": s.reason} for s in report.skipped],
+        "counts": {"documents": len(docs), "chunks": len(chunks), "embedded": report.embedded, "reused": report.reused},
+        "libraries": _library_versions(),
+    }
+    tmp = index.parent / f".{index.name}.building-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        report.manifest = write_index(tmp, manifest, chunks, vectors, tokens, documents)
+        _swap_in(tmp, index)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def ensure_index(settings: IndexSettings | None = None, progress: bool = True) -> Index:
+    """The index described by `settings`, built if missing and updated if the corpus, chunking or
+    embedder changed (with the summary on stderr). Without a corpus folder an existing index is used as is."""
+    settings = settings or IndexSettings()
+    if not Path(settings.corpus).is_dir() and (Path(settings.index) / "manifest.json").exists():
+        print(f"note: corpus folder {settings.corpus}/ not found; using the existing index {settings.index}/ as built", file=sys.stderr)
+        return load_index(settings.index)
+    report = build_index(settings.corpus, settings.index, settings.embedder, settings.chunk_chars, settings.chunk_overlap, progress=progress)
+    if not report.up_to_date:
+        print(report.summary(), file=sys.stderr)
+    return load_index(settings.index)
