@@ -28,3 +28,24 @@ def tiny_qwen_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.fixtures.tiny_qwen import build_tiny_qwen
 
     return build_tiny_qwen(tmp_path_factory.mktemp("tiny-qwen3"), CORPUS)
+
+
+@pytest.fixture(scope="session")
+def corpus_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An index built once per session over the real corpus with the bundled embedder (`minilm`).
+
+    Read-only: tests that change it copy the folder first (shutil.copytree).
+    """
+    from ingest.build import build_index
+
+    index_dir = tmp_path_factory.mktemp("corpus-index") / "index"
+    build_index(CORPUS, index_dir, embedder="minilm", progress=False)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def corpus_index(corpus_index_dir: Path):
+    """The loaded `ingest.store.Index` of `corpus_index_dir` (chunks, FAISS, BM25, originals, embedder)."""
+    from ingest.store import load_index
+
+    return load_index(corpus_index_dir)
