@@ -1,0 +1,1 @@
+"""Generator backends: transformers (in process), an OpenAI-compatible server, and extractive (no model)."""

@@ -1,0 +1,237 @@
+"""Answers without a language model: the source sentences that best match the question, with citations.
+
+This is the honest fallback when no chat model can be loaded. Each source is split into sentences (a table
+row becomes "header: cell; …" so it reads on its own); a sentence scores the IDF-weighted question terms it
+contains, where model names (GPT-3, LLaMA) weigh 3, numbers 2 and other words 1, plus a bonus when the
+question asks how many / how large and the sentence holds a size (175B, 1750亿), or asks when and it holds a
+year. English questions also match the Chinese words for domain terms (rag.glossary), since most facts are
+stated only in Chinese. With no meaningful overlap — a name the question asks about is absent from every
+sentence, or less than half the question's weight matches — the answer is the refusal sentence. Sentences
+are quoted in the sources' own language.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from rag.config import SamplingParams
+from rag.glossary import expand_query
+from rag.prompt import DEFAULT_CONTEXT_WINDOW, REFUSALS, detect_language, estimate_tokens, model_names, read_prompt
+from rag.types import Generation
+
+NAME_WEIGHT = 3.0
+NUMBER_WEIGHT = 2.0
+WORD_WEIGHT = 1.0
+ANSWER_TYPE_BONUS = 1.5  # × when the question asks how many/when and the sentence holds a size/year
+MIN_COVERAGE = 0.5  # share of the question's term weight a sentence must match when the question names nothing
+SECOND_SENTENCE_RATIO = 0.8  # a second sentence is added when it scores at least this share of the best
+MIN_SENTENCE_CHARS = 10  # shorter pieces are headings or list labels, not statements
+MAX_SENTENCE_CHARS = 300
+SUBJECT_BONUS = 1.5  # × when a named model opens the sentence: the sentence is about it
+
+STOP_WORDS = frozenset(
+    "的 了 是 有 在 和 与 及 或 吗 呢 吧 啊 什么 多少 哪 哪个 哪些 哪一 怎么 怎样 如何 为什么 请 一下 一个 这个 那个 它 它们 "
+    "其 中 上 被 把 对 也 都 还 就 个 几 是否 能 会 可以 么 呀 "
+    "a an the of to in on for and or is are was were be been do does did have has had how what when which who "
+    "whom where why many much it its they their them this that these those with by from as at about tell me please "
+    "there any".split()
+)  # fmt: skip
+
+_ASKS_SIZE = re.compile(r"多少|多大|几|参数量|参数规模|规模|how many|how much|how large|how big|size|parameters", re.I)
+_ASKS_TIME = re.compile(r"何时|什么时候|哪一?年|哪个月|时间|日期|\bwhen\b|what year|which year|\bdate\b", re.I)
+_SIZE = re.compile(r"\d+(?:\.\d+)?\s*(?:[BMKT]\b|亿|万|billion|million|trillion)", re.I)
+_YEAR = re.compile(r"(?:19|20)\d\d")
+_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
+_CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
+
+_SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|(?<=[.])\s+(?=[A-Z\"'(])")
+_TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}")
+_MARKUP = [
+    (re.compile(r"\(\[[^\]]*\]\[\d+\]\)"), ""),  # "([arXiv][1])" reference-style links
+    (re.compile(r"\[([^\]]+)\]\[\d+\]"), r"\1"),
+    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # [text](url) → text
+    (re.compile(r"\*\*|__|`"), ""),
+    (re.compile(r"^\s*(?:[*\-+]|#+|\d+[.)])\s+"), ""),  # bullets, headings, numbered items
+    (re.compile(r"\s+"), " "),
+]
+
+
+def _clean(text: str) -> str:
+    for pattern, repl in _MARKUP:
+        text = pattern.sub(repl, text)
+    return text.strip()
+
+
+def _cells(line: str) -> list[str]:
+    return [_clean(c) for c in line.strip().strip("|").split("|")]
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A readable unit of a source; a table row also keeps its "header: cell" pairs."""
+
+    text: str
+    pairs: tuple[str, ...] = ()
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    """Readable sentences of a source: prose split at sentence ends, table rows as "header: cell；…"."""
+    lines = text.splitlines()
+    out: list[Sentence] = []
+    header: list[str] | None = None
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith("|"):
+            if _TABLE_SEPARATOR.match(stripped.strip("|").strip()):
+                continue
+            cells = _cells(stripped)
+            next_line = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            if _TABLE_SEPARATOR.match(next_line.strip("|").strip()):
+                header = cells
+                continue
+            if header and len(header) == len(cells):
+                pairs = tuple(f"{h}: {c}" for h, c in zip(header, cells) if c and c != "-")
+                out.append(Sentence("；".join(pairs), pairs))
+            else:
+                out.append(Sentence(" | ".join(c for c in cells if c)))
+            continue
+        header = None
+        out.extend(Sentence(p) for p in (_clean(p) for p in _SENTENCE_END.split(stripped)) if p)
+    return [Sentence(s.text[:MAX_SENTENCE_CHARS], s.pairs) for s in out if len(s.text) >= MIN_SENTENCE_CHARS]
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    n: int
+    sentence: Sentence
+    score: float
+
+
+def _terms(text: str) -> set[str]:
+    from ingest.lexical import tokenize
+
+    return {t for t in tokenize(text) if t.strip() and t not in STOP_WORDS}
+
+
+def _name_pattern(name: str) -> re.Pattern:
+    # "GPT-3" must not match inside "GPT-3.5" or "InstructGPT-3"
+    return re.compile(r"(?<![A-Za-z0-9])" + re.escape(name) + r"(?![A-Za-z0-9]|\.\d)", re.I)
+
+
+@dataclass(frozen=True)
+class _Question:
+    """What a sentence is scored against."""
+
+    names: dict[str, re.Pattern]
+    words: frozenset[str]
+    asks_size: bool
+    asks_time: bool
+
+    @classmethod
+    def parse(cls, question: str) -> "_Question":
+        names = {name: _name_pattern(name) for name in model_names(question)}
+        name_tokens = {t for name in names for t in _terms(name)}
+        return cls(
+            names=names,
+            words=frozenset(_terms(expand_query(question)) - name_tokens),
+            asks_size=bool(_ASKS_SIZE.search(question)),
+            asks_time=bool(_ASKS_TIME.search(question)),
+        )
+
+    def matches(self, text: str, terms: set[str] | None = None) -> set[str]:
+        found = {name for name, p in self.names.items() if p.search(text)}
+        return found | (self.words & (_terms(text) if terms is None else terms))
+
+    def wanted_value(self, text: str) -> bool:
+        return bool((self.asks_size and _SIZE.search(text)) or (self.asks_time and _YEAR.search(text)))
+
+
+def extract_answer(question: str, sources: dict[int, str]) -> str:
+    """The best supporting sentence(s) with [n] citations, or the refusal sentence (see the module doc)."""
+    lang = detect_language(question)
+    q = _Question.parse(question)
+    sentences = [(n, s) for n, text in sorted(sources.items()) for s in split_sentences(text)]
+    sentence_terms = [_terms(s.text) for _, s in sentences]
+    total = len(sentences)
+
+    def idf(present: int) -> float:
+        return math.log(1 + total / (1 + present))
+
+    weights = {name: NAME_WEIGHT * idf(sum(bool(p.search(s.text)) for _, s in sentences)) for name, p in q.names.items()}
+    for word in q.words:
+        base = NUMBER_WEIGHT if _NUMBER.match(word) else WORD_WEIGHT
+        weights[word] = base * idf(sum(word in terms for terms in sentence_terms))
+    wanted = sum(weights.values()) or 1.0
+
+    candidates = []
+    for (n, sentence), terms in zip(sentences, sentence_terms):
+        text = sentence.text
+        matched = q.matches(text, terms)
+        if q.names and not matched & q.names.keys():
+            continue  # about something else than what the question names
+        score = sum(weights[t] for t in matched)
+        if not matched or (not q.names and score < MIN_COVERAGE * wanted):
+            continue
+        if q.wanted_value(text):
+            score *= ANSWER_TYPE_BONUS
+        if any(m.start() <= max(12, len(text) // 5) for p in q.names.values() for m in p.finditer(text)):
+            score *= SUBJECT_BONUS
+        score /= 1 + len(_shorten(sentence, q)) / 400  # prefer the concise statement of the same fact
+        candidates.append(_Candidate(n, sentence, score))
+    if not candidates:
+        return REFUSALS[lang]
+    candidates.sort(key=lambda c: -c.score)
+    chosen = [candidates[0]]
+    for c in candidates[1:]:
+        if c.score < SECOND_SENTENCE_RATIO * chosen[0].score:
+            break
+        if c.n != chosen[0].n:
+            chosen.append(c)
+            break
+    return " ".join(_cite(_shorten(c.sentence, q), c.n) for c in chosen)
+
+
+def _shorten(sentence: Sentence, q: _Question) -> str:
+    """A table row keeps its first cell (what the row is about) and the cells the question asks for."""
+    if not sentence.pairs:
+        return sentence.text
+    keep = [sentence.pairs[0]] + [p for p in sentence.pairs[1:] if q.matches(p.split(":")[0]) or q.wanted_value(p)]
+    return "；".join(keep) if len(keep) > 1 else sentence.text
+
+
+def _cite(sentence: str, n: int) -> str:
+    body = sentence.rstrip("。.；;，, ")
+    return f"{body} [{n}]。" if _CJK_CHAR.search(body) else f"{body} [{n}]."
+
+
+class ExtractiveGenerator:
+    """A Generator without a model: quotes the best matching source sentences (see `extract_answer`)."""
+
+    backend = "extractive"
+    name = "extractive"
+    device = "cpu"
+    context_window = DEFAULT_CONTEXT_WINDOW
+
+    def count_tokens(self, text: str) -> int:
+        return estimate_tokens(text)
+
+    def generate(
+        self,
+        messages: list[dict[str, str]],
+        params: SamplingParams,
+        on_token: Callable[[str], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> Generation:
+        """Answer the question in a prompt built by `rag.prompt.build_messages`; sampling does not apply."""
+        t0 = time.perf_counter()
+        parts = read_prompt(messages)
+        answer = extract_answer(parts.question, parts.sources)
+        elapsed = (time.perf_counter() - t0) * 1000
+        if on_token:
+            on_token(answer)
+        return Generation(answer=answer, thinking=None, truncated=False, new_tokens=0, ttft_ms=elapsed, generate_ms=elapsed)

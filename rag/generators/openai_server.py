@@ -1,0 +1,219 @@
+"""A chat model behind any OpenAI-compatible server (vLLM, SGLang, llama.cpp server, Ollama).
+
+Requests go through the official `openai` client. Standard fields carry temperature, top_p, max_tokens, seed
+and n; `extra_body` carries what those servers accept beyond the OpenAI API: top_k, min_p,
+repetition_penalty and `chat_template_kwargs.enable_thinking` (Qwen3's thinking switch). Reasoning comes
+back either in a separate `reasoning_content` (or `reasoning`) field, when the server runs a reasoning parser,
+or as `<think>…</think>` inside the content; both end up in `Generation.thinking`, never in the answer.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+from urllib.parse import urlparse
+
+from ingest.errors import UserError
+from rag.config import SamplingParams
+from rag.prompt import DEFAULT_CONTEXT_WINDOW, estimate_tokens
+from rag.thinking import AnswerStream, split_thinking
+from rag.types import Generation
+
+CONNECT_TIMEOUT_S = 3.0
+READ_TIMEOUT_S = 600.0
+REASONING_FIELDS = ("reasoning_content", "reasoning")
+
+
+def _unreachable(base_url: str, why: object) -> UserError:
+    return UserError(f"cannot reach OpenAI-compatible server at {base_url}: {why}; start it or fix --base-url")
+
+
+def check_reachable(base_url: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Raise UserError unless the server's host:port accepts a TCP connection within `timeout_s`."""
+    url = urlparse(base_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise UserError(f"--base-url must be an http(s) URL such as http://127.0.0.1:8000/v1, got {base_url!r}")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname, port), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise _unreachable(base_url, exc) from exc
+
+
+def _reasoning(obj) -> str:
+    extra = getattr(obj, "model_extra", None) or {}
+    return "".join(str(extra.get(name) or "") for name in REASONING_FIELDS)
+
+
+@dataclass
+class _Choice:
+    """One sample being received: raw content, separate reasoning, and its timing."""
+
+    stream: AnswerStream = field(default_factory=AnswerStream)
+    reasoning: str = ""
+    chunks: int = 0
+    first_at: float | None = None
+    finish_reason: str | None = None
+
+
+class OpenAIGenerator:
+    """Generates through an OpenAI-compatible `/v1/chat/completions` endpoint."""
+
+    backend = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key_env: str = "OPENAI_API_KEY",
+        stream: bool = True,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    ):
+        """Connect to `base_url` (fails fast with UserError when nothing listens there). `stream=False` is for
+        servers without server-sent events; time to first token is then the whole request."""
+        import openai
+
+        check_reachable(base_url, connect_timeout_s)
+        self.base_url = base_url
+        self.name = model
+        self.device = base_url
+        self.stream = stream
+        self.client = openai.OpenAI(
+            base_url=base_url,
+            api_key=os.environ.get(api_key_env) or "EMPTY",
+            timeout=openai.Timeout(READ_TIMEOUT_S, connect=connect_timeout_s),
+            max_retries=0,
+        )
+        self.context_window = self._served_context_window()
+
+    def _call(self, fn, *args, **kwargs):
+        import openai
+
+        try:
+            return fn(*args, **kwargs)
+        except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+            raise _unreachable(self.base_url, exc) from exc
+        except openai.APIStatusError as exc:
+            raise UserError(
+                f"OpenAI-compatible server at {self.base_url} refused the request for model {self.name!r} "
+                f"(HTTP {exc.status_code}): {exc.message}"
+            ) from exc
+
+    def _served_context_window(self) -> int:
+        """vLLM reports `max_model_len` per served model; other servers do not, and get the default."""
+        import openai
+
+        try:
+            models = self._call(self.client.models.list)
+        except UserError as exc:
+            if isinstance(exc.__cause__, openai.APIStatusError):  # no /models endpoint: not an error
+                return DEFAULT_CONTEXT_WINDOW
+            raise
+        for m in models.data:
+            if m.id == self.name and (m.model_extra or {}).get("max_model_len"):
+                return int(m.model_extra["max_model_len"])
+        return DEFAULT_CONTEXT_WINDOW
+
+    def count_tokens(self, text: str) -> int:
+        """An estimate: the server's tokenizer is not available here."""
+        return estimate_tokens(text)
+
+    def request_body(self, messages: list[dict[str, str]], params: SamplingParams, n: int, stream: bool) -> dict:
+        """Keyword arguments for `chat.completions.create`: every sampling setting the servers accept."""
+        body = {
+            "model": self.name,
+            "messages": messages,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "max_tokens": params.max_new_tokens,
+            "seed": params.seed,
+            "n": n,
+            "stream": stream,
+            "extra_body": {
+                "top_k": params.top_k,
+                "min_p": params.min_p,
+                "repetition_penalty": params.repetition_penalty,
+                "chat_template_kwargs": {"enable_thinking": params.thinking},
+            },
+        }
+        if stream:
+            body["stream_options"] = {"include_usage": True}
+        return body
+
+    def generate(
+        self,
+        messages: list[dict[str, str]],
+        params: SamplingParams,
+        on_token: Callable[[str], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> Generation:
+        """One answer; `on_token` gets answer text as it streams; setting `stop` ends it early (truncated)."""
+        return self._run(messages, params, 1, on_token, stop)[0]
+
+    def generate_n(self, messages: list[dict[str, str]], params: SamplingParams, n: int) -> list[Generation]:
+        """`n` samples from one request (the server's `n`), e.g. for the eval's repeated samples."""
+        if n < 1:
+            raise UserError(f"n must be >= 1, got {n}")
+        return self._run(messages, params, n, None, None)
+
+    def _run(self, messages, params, n, on_token, stop) -> list[Generation]:
+        t0 = time.perf_counter()
+        choices = [_Choice() for _ in range(n)]
+        completion_tokens = None
+        if self.stream:
+            response = self._call(self.client.chat.completions.create, **self.request_body(messages, params, n, True))
+            stopped = False
+            for chunk in response:
+                if chunk.usage is not None:
+                    completion_tokens = chunk.usage.completion_tokens
+                for c in chunk.choices:
+                    choice = choices[c.index]
+                    content, reasoning = c.delta.content or "", _reasoning(c.delta)
+                    if content or reasoning:
+                        choice.chunks += 1
+                        choice.first_at = choice.first_at or time.perf_counter()
+                    choice.reasoning += reasoning
+                    delta = choice.stream.feed(content)
+                    if delta and on_token and c.index == 0:
+                        on_token(delta)
+                    choice.finish_reason = c.finish_reason or choice.finish_reason
+                if stop is not None and stop.is_set():
+                    stopped = True
+                    response.close()
+                    break
+            if on_token and not stopped:
+                tail = choices[0].stream.pending()
+                if tail:
+                    on_token(tail)
+        else:
+            response = self._call(self.client.chat.completions.create, **self.request_body(messages, params, n, False))
+            now = time.perf_counter()
+            completion_tokens = response.usage.completion_tokens if response.usage else None
+            for c in response.choices:
+                choice = choices[c.index]
+                choice.stream.feed(c.message.content or "")
+                choice.reasoning = _reasoning(c.message)
+                choice.first_at, choice.finish_reason = now, c.finish_reason
+        t_end = time.perf_counter()
+        return [self._generation(c, t0, t_end, completion_tokens if n == 1 else None) for c in choices]
+
+    def _generation(self, choice: _Choice, t0: float, t_end: float, completion_tokens: int | None) -> Generation:
+        split = split_thinking(choice.stream.raw)
+        thinking = choice.reasoning.strip() or split.thinking
+        if completion_tokens is None:
+            # per-sample counts: streaming servers send one token per chunk; otherwise estimate from the text
+            completion_tokens = choice.chunks if self.stream else estimate_tokens(choice.reasoning + choice.stream.raw)
+        return Generation(
+            answer=split.answer,
+            thinking=thinking or None,
+            truncated=choice.finish_reason in (None, "length") or split.truncated_in_thinking,
+            new_tokens=completion_tokens,
+            ttft_ms=((choice.first_at or t_end) - t0) * 1000,
+            generate_ms=(t_end - t0) * 1000,
+        )
