@@ -74,12 +74,19 @@ def load_generator(model: ModelSettings) -> tuple[Generator, str | None]:
     fallback = "answering extractively instead (quoted source sentences with citations, no language model)"
     try:
         path = locate_model(name, "chat model")
+        if Path(path).is_dir() and not (Path(path) / "config.json").is_file():
+            raise ModelUnavailable(
+                f"chat model folder {path} holds no config.json, so it is not a saved transformers model; "
+                "pass a folder saved with save_pretrained, a Hub id or a .gguf file"
+            )
         return TransformersGenerator(path, name=name, dtype=model.dtype, device=model.device), None
     except ModelUnavailable as exc:
         if not model.fallback:
             raise
         return ExtractiveGenerator(), f"{exc}; {fallback}"
-    except (OSError, ValueError) as exc:  # a folder without weights or config, a model type transformers lacks
+    except UserError:
+        raise  # e.g. missing GGUF packages: the user asked for something this install cannot do
+    except Exception as exc:  # noqa: BLE001 - missing or corrupt weights, unknown model type, size mismatch, …
         if not model.fallback:
             raise UserError(f"cannot load chat model {name}: {_first_line(exc)}") from exc
         return ExtractiveGenerator(), f"cannot load chat model {name}: {_first_line(exc)}; {fallback}"

@@ -187,20 +187,20 @@ class OpenAIGenerator:
                     stopped = True
                     response.close()
                     break
+            t_end = time.perf_counter()
             if on_token and not stopped:
                 tail = choices[0].stream.pending()
                 if tail:
                     on_token(tail)
         else:
             response = self._call(self.client.chat.completions.create, **self.request_body(messages, params, n, False))
-            now = time.perf_counter()
+            t_end = time.perf_counter()
             completion_tokens = response.usage.completion_tokens if response.usage else None
             for c in response.choices:
                 choice = choices[c.index]
                 choice.stream.feed(c.message.content or "")
                 choice.reasoning = _reasoning(c.message)
-                choice.first_at, choice.finish_reason = now, c.finish_reason
-        t_end = time.perf_counter()
+                choice.first_at, choice.finish_reason = t_end, c.finish_reason
         return [self._generation(c, t0, t_end, completion_tokens if n == 1 else None) for c in choices]
 
     def _generation(self, choice: _Choice, t0: float, t_end: float, completion_tokens: int | None) -> Generation:
