@@ -215,3 +215,17 @@ def test_gumbel_draws_use_only_the_rows_own_generator():
 def test_mismatched_seeds_are_rejected(lively_model, tokenizer, prompt_ids):
     with pytest.raises(ValueError, match="one seed per row"):
         sample_batched(lively_model, tokenizer, prompt_ids, [SamplingParams()], [1, 2])
+
+
+def test_sweep_benchmark_quick_mode_produces_every_figure(tmp_path):
+    """`python -m eval.bench_sweep --quick` runs end to end; timings are reported, never asserted."""
+    import json
+
+    from eval.bench_sweep import main
+
+    out = tmp_path / "sweep.json"
+    assert main(["--quick", "--reference-rows", "2", "--out", str(out)]) == 0
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert result["rows"] == 6 and result["sequential_rows_timed"] == 2
+    for key in ("prefill_s", "batched_s", "sequential_s", "speedup", "cpu_time_speedup"):
+        assert result[key] > 0
