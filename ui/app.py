@@ -370,8 +370,8 @@ def build_app(pipeline: Pipeline, *, runs_dir: str | Path = "eval/runs", max_con
                             placeholder="Ask about the history of large language models, in Chinese or English.",
                         )  # fmt: skip
                         question = gr.Textbox(
-                            elem_id="question", show_label=False, lines=2, max_lines=6,
-                            placeholder="e.g. GPT-3 有多少参数？ (Enter sends, Shift+Enter for a new line)",
+                            elem_id="question", show_label=False, lines=1, max_lines=6,
+                            placeholder="e.g. GPT-3 有多少参数？ (Enter sends)",
                         )  # fmt: skip
                         with gr.Row():
                             send = gr.Button("Ask", variant="primary", elem_id="send")

@@ -15,7 +15,6 @@ from rag.types import Answer, Citation, Hit
 
 CONTEXT_CHARS = 80  # original text shown on each side of a cited span
 MARK_CHARS = 600  # a longer cited span is shown with its middle elided
-SNIPPET_CHARS = 300  # chunk text shown per row of the retrieval table
 
 OriginalText = Callable[[str], str]  # doc_id -> the original file's text (pipeline.index.original)
 
@@ -104,11 +103,11 @@ def render_sources(sources: list[Hit], anchor: str) -> str:
         f'<li value="{n}"><span class="rag-doc">{esc(h.chunk.doc_id)}</span> '
         f'<span class="rag-score">score {h.score:.4f}</span> '
         f'<span class="rag-heading">{esc(h.chunk.heading)}</span>'
-        f'<div class="rag-excerpt">{esc(_clip(h.chunk.text, SNIPPET_CHARS))}</div></li>'
+        f'<div class="rag-excerpt">{esc(h.chunk.text)}</div></li>'
         for n, h in enumerate(sources, start=1)
     )
     return (
-        f'<details class="rag-sources" id="{anchor}-sources"><summary>All {len(sources)} sources given to the model'
+        f'<details class="rag-sources" id="{anchor}-sources"><summary>Sources given to the model ({len(sources)})'
         f"</summary><ol>{rows}</ol></details>"
     )
 
@@ -197,7 +196,7 @@ def render_hits(hits: list[Hit], question: str) -> str:
         f"<td>{n}</td><td>{h.score:.4f}</td><td>{rank(h.dense_rank)}</td><td>{rank(h.lexical_rank)}</td>"
         f"<td>{'–' if h.rerank_score is None else f'{h.rerank_score:.3f}'}</td>"
         f'<td><span class="rag-doc">{esc(h.chunk.doc_id)}</span><br><span class="rag-heading">{esc(h.chunk.heading)}</span></td>'
-        f'<td class="rag-excerpt">{esc(_clip(h.chunk.text, SNIPPET_CHARS))}</td>'
+        f'<td class="rag-excerpt">{esc(h.chunk.text)}</td>'
         "</tr>"
         for n, h in enumerate(hits, start=1)
     )
@@ -240,7 +239,3 @@ def _cell(value: Any) -> str:
         return "[" + ", ".join(_cell(v) for v in value) + "]"
     return str(value)
 
-
-def _clip(text: str, n: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1] + "…"

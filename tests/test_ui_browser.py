@@ -1,0 +1,154 @@
+"""End to end in a real browser: the page served on 127.0.0.1, driven with Playwright in Debian's Chromium.
+
+Two servers over the same index: the tiny random Qwen3 (streaming, a changed slider reaching the model) and
+the extractive backend the offline product falls back to (an answer whose citations link to marked spans).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from ingest.config import IndexSettings
+from rag.config import ModelSettings, SamplingParams, Settings
+from rag.pipeline import Pipeline
+from ui.app import build_app
+from ui.cli import serve
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]  # fmt: skip
+TIMEOUT_MS = 60_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) to run the browser test")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory) -> Path:
+    """An eval runs folder with one finished run: summary.json and a figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    run = tmp_path_factory.mktemp("runs") / "2025-06-01T02-00-00Z"
+    run.mkdir()
+    summary = {"settings": [{"temperature": 0.0, "grounded_accuracy": 0.71}, {"temperature": 0.7, "grounded_accuracy": 0.64}]}
+    (run / "summary.json").write_text(json.dumps(summary))
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.imshow([[0.71, 0.6], [0.64, 0.5]])
+    ax.set_title("grounded accuracy")
+    fig.savefig(run / "heatmap_accuracy.png")
+    plt.close(fig)
+    return run.parent
+
+
+def _page_url(pipeline: Pipeline, runs: Path):
+    port = _free_port()
+    app = build_app(pipeline, runs_dir=runs)
+    serve(app, host="127.0.0.1", port=port, block=False)
+    return app, f"http://127.0.0.1:{port}/"
+
+
+def _settings(index_dir, corpus_dir, **model) -> Settings:
+    return Settings(
+        index=IndexSettings(corpus=str(corpus_dir), index=str(index_dir), embedder="minilm"),
+        model=ModelSettings(**model),
+        sampling=SamplingParams(max_new_tokens=24),
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_url(corpus_index, corpus_index_dir, corpus_dir, tiny_qwen_dir, runs_dir):
+    pipeline = Pipeline(_settings(corpus_index_dir, corpus_dir, model=str(tiny_qwen_dir)), index=corpus_index, progress=False)
+    app, url = _page_url(pipeline, runs_dir)
+    yield url
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def extractive_url(corpus_index, corpus_index_dir, corpus_dir, tmp_path_factory):
+    pipeline = Pipeline(_settings(corpus_index_dir, corpus_dir, backend="extractive"), index=corpus_index, progress=False)
+    app, url = _page_url(pipeline, tmp_path_factory.mktemp("no-runs"))
+    yield url
+    app.close()
+
+
+def _ask(page, question: str) -> None:
+    page.locator("#question textarea").fill(question)
+    page.locator("#question textarea").press("Enter")
+
+
+def test_streamed_answer_uses_the_changed_slider(browser, tiny_url, tiny_qwen_dir, tmp_path):
+    page = browser.new_page()
+    page.goto(tiny_url)
+    page.wait_for_selector("#status .rag-status", timeout=TIMEOUT_MS)
+    assert str(tiny_qwen_dir) in page.inner_text("#status") and "transformers" in page.inner_text("#status")
+
+    tokens = page.locator("#set-max-new-tokens input[type=number]")
+    tokens.fill("12")
+    tokens.press("Enter")
+    _ask(page, "GPT-3 有多少参数？")
+    page.wait_for_selector("#chat .rag-cursor", timeout=TIMEOUT_MS)  # the answer slot streams first
+    page.wait_for_selector("#chat .rag-meta", timeout=TIMEOUT_MS)  # then the finished answer
+    assert "GPT-3 有多少参数？" in page.inner_text("#chat")
+    meta = page.inner_text("#chat .rag-meta")
+    assert "max_new_tokens=12" in meta and "transformers" in meta
+    assert page.locator("#chat .rag-sources").count() == 1
+    page.screenshot(path=str(tmp_path / "tiny-model-answer.png"), full_page=True)
+
+    page.get_by_role("tab", name="Eval", exact=True).click()
+    page.wait_for_selector("#eval img", timeout=TIMEOUT_MS)
+    assert "2025-06-01T02-00-00Z" in page.inner_text("#eval") and "grounded_accuracy" in page.inner_text("#eval")
+    assert page.locator("#eval img").get_attribute("alt") == "heatmap_accuracy.png"
+    page.screenshot(path=str(tmp_path / "eval-tab.png"), full_page=True)
+    page.close()
+
+
+def test_chinese_answer_with_citations_linked_to_marked_spans(browser, extractive_url, tmp_path):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(extractive_url)
+    page.wait_for_selector("#question textarea", timeout=TIMEOUT_MS)
+
+    page.locator("#question textarea").fill("")
+    page.locator("#question textarea").press("Enter")
+    page.wait_for_selector("#chat-error .rag-error", timeout=TIMEOUT_MS)
+    assert "the question is empty" in page.inner_text("#chat-error")
+
+    _ask(page, "GPT-3 有多少参数？")
+    page.wait_for_selector("#chat .rag-citations li", timeout=TIMEOUT_MS)
+    assert page.inner_text("#chat-error").strip() == ""
+    assert "175B" in page.inner_text("#chat .rag-answer")
+    link = page.locator("#chat a.rag-cite").first
+    target = link.get_attribute("href")
+    link.click()
+    assert page.evaluate("location.hash") == target
+    cited = page.locator(f"#chat li{target}")
+    assert cited.count() == 1 and cited.locator("mark").first.inner_text().strip()
+    page.screenshot(path=str(tmp_path / "citations.png"), full_page=True)
+
+    page.get_by_role("tab", name="Eval", exact=True).click()
+    page.wait_for_selector("#eval .rag-empty", timeout=TIMEOUT_MS)
+    assert "No eval run yet" in page.inner_text("#eval")
+    page.close()
