@@ -228,7 +228,9 @@ def sample_batched(
     """Decode every row for one prompt: one prefill, then all rows as one batch with per-row settings and seeds.
 
     Rows stop independently at a stop token (`stop_token_ids`) or their own `max_new_tokens`. `tokenizer` only
-    decodes the text (None: empty text). Returns one `BatchedSample` per row, in order.
+    decodes the text (None: empty text). Returns one `BatchedSample` per row, in order. While it runs, the
+    model's attention implementation is switched to the shared-prefix decode step (and restored afterwards), so
+    the same model object must not serve other calls concurrently.
     """
     import torch
     from transformers import DynamicCache
