@@ -215,13 +215,13 @@ def _reference_for(run_dir: Path, compare: str | None, runs_dir: Path) -> Path |
     return Path(previous["run_dir"]) if previous else None
 
 
-def check_against(run_dir: Path, reference_dir: Path, tolerance: float, out=sys.stdout) -> bool:
-    """Print one line per common setting; True when any regressed."""
+def check_against(run_dir: Path, reference_dir: Path, tolerance: float, out=None) -> bool:
+    """Print one line per common setting (to `out`, default stdout); True when any regressed."""
     changes = compare_runs(load_run(run_dir), load_run(reference_dir), tolerance=tolerance)
     if not changes:
         raise UserError(f"runs {run_dir.name} and {reference_dir.name} share no scored setting to compare")
     for change in changes:
-        print(change.describe(reference_dir.name, tolerance), file=out)
+        print(change.describe(reference_dir.name, tolerance), file=out or sys.stdout)
     return any(c.regressed for c in changes)
 
 

@@ -108,9 +108,12 @@ def new_run_dir(runs_dir: Path) -> tuple[str, Path]:
 
 def model_revision(generator: Any) -> str:
     """What identifies the weights: the Hub snapshot commit, else a hash of the local files' names, sizes and
-    small (config/tokenizer) contents; `served` for a server-side model, `extractive` without a model."""
-    if generator.backend == "extractive":
-        return "extractive"
+    small (config/tokenizer) contents; `served` for a server-side model; for the extractive backend, a hash of
+    its source file."""
+    if generator.backend == "extractive":  # the "model" is the extraction code itself
+        import inspect
+
+        return hashlib.sha256(Path(inspect.getfile(type(generator))).read_bytes()).hexdigest()[:12]
     path = getattr(generator, "path", None)
     if not path or not Path(path).exists():
         return "served" if generator.backend == "openai" else "unknown"
@@ -176,8 +179,10 @@ def _produce_transformers(generator: Any, job: PromptJob, max_batch: int) -> Ite
     """Shared-prefill batched sampling: every pending sample of the job decoded together (chunks of max_batch).
     Greedy rows with equal settings are deterministic, so one decode serves them all."""
     from eval.batched import sample_batched
+    from rag.generators.transformers_lm import load_model
     from rag.thinking import THINK_OPEN, split_thinking
 
+    loaded = load_model(generator.path, generator.dtype, generator.device)  # the generator's cached model
     prompt_text = generator.render_prompt(job.messages, job.thinking)
     started_in_thinking = prompt_text.rstrip().endswith(THINK_OPEN)
     prompt_ids = generator.tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
@@ -191,7 +196,8 @@ def _produce_transformers(generator: Any, job: PromptJob, max_batch: int) -> Ite
         chunk = units[start : start + max_batch]
         rows = [dataclasses.replace(u[0].cell.sampling, seed=u[0].seed) for u in chunk]
         t0 = time.perf_counter()
-        outputs = sample_batched(generator.model, generator.tokenizer, prompt_ids, rows, [r.seed for r in rows])
+        with loaded.lock:
+            outputs = sample_batched(loaded.model, loaded.tokenizer, prompt_ids, rows, [r.seed for r in rows])
         per_row_ms = (time.perf_counter() - t0) * 1000 / len(rows)
         for unit, out in zip(chunk, outputs):
             split = split_thinking(out.text, started_in_thinking=started_in_thinking)
@@ -342,8 +348,11 @@ def run_sweep(
                     f.write(json.dumps(_retrieval_record(question, rid, retrieval, found, ms), ensure_ascii=False) + "\n")
 
         for model in config.models:
-            model_id = ModelSettings(model=model).model_id
             generator = _load_generator(config, model)
+            model_id = generator.name
+            if model_id in meta["revisions"]:
+                print(f"note: {model} resolves to {model_id}, already swept; skipping it", file=sys.stderr)
+                continue
             revision = model_revision(generator)
             meta["revisions"][model_id] = revision
             jobs = plan_jobs(config, grid, questions, hits, generator, model=model_id, revision=revision,
@@ -421,6 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", choices=["transformers", "openai", "extractive"], help="override the backend")
     parser.add_argument("--base-url", help="OpenAI-compatible server for --backend openai")
     parser.add_argument("--qa", help="QA set (JSONL) instead of the config's")
+    parser.add_argument("--index", help="index folder instead of the config's (built there if missing)")
     parser.add_argument("--out", default=DEFAULT_RUNS_DIR, help=f"runs folder (default {DEFAULT_RUNS_DIR})")
     parser.add_argument("--no-report", action="store_true", help="skip writing the report at the end")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -434,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
             limit=args.limit, backend=args.backend, base_url=args.base_url, qa=args.qa,
             models=(args.model,) if args.model else None,
         )
+        if args.index:
+            config = config.with_overrides(index=dataclasses.replace(config.index, index=args.index))
         result = run_sweep(config, args.out, progress=not args.quiet)
         print(f"run {result.run_id}: {result.questions} questions, {result.generated} samples generated, "
               f"{result.cached} from cache → {result.run_dir}")

@@ -1,0 +1,223 @@
+"""The sweep end to end: the smoke config on the tiny random Qwen3 and the bundled-embedder corpus index.
+
+Records and their keys, resume after Ctrl-C, cache hits on re-run, only new cells for a new grid value, the
+report files, regression gating on a doctored run, the trend figure, and the CLI with the extractive backend.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import sqlite3
+from dataclasses import replace
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from eval.analysis import load_run
+from eval.config import EvalConfig, load_eval_config
+from eval.grid import derive_seed
+from eval.records import read_jsonl
+from eval.report import check_against, write_report
+from eval.report import main as report_main
+from eval.run import CACHE_FILE, run_sweep
+from eval.run import main as run_main
+from rag.prompt import REFUSAL_ZH, template_hash
+
+REPO = Path(__file__).resolve().parents[1]
+PNG = b"\x89PNG\r\n\x1a\n"
+QUESTIONS = 3
+CELLS = 2 * 2 + 1  # temperature × top_p, plus the closed-book control
+SAMPLES = 2
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """The tiny model decodes faster on one thread; two threads spin against each other on a busy 2-core box."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def smoke_config(tiny_qwen_dir, corpus_dir, corpus_index_dir) -> EvalConfig:
+    config = load_eval_config(REPO / "eval/configs/smoke.yaml")
+    return config.with_overrides(
+        models=(str(tiny_qwen_dir),),
+        limit=QUESTIONS,
+        index=replace(config.index, corpus=str(corpus_dir), index=str(corpus_index_dir), embedder="minilm"),
+    )
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, smoke_config, corpus_index):
+    runs = tmp_path_factory.mktemp("runs")
+    result = run_sweep(smoke_config, runs, progress=False, index=corpus_index)
+    return runs, result, write_report(result.run_dir)
+
+
+def _records(run_dir: Path) -> list[dict]:
+    return list(read_jsonl(run_dir / "records.jsonl"))
+
+
+def test_smoke_sweep_records_every_sample_with_its_provenance(smoke_run, smoke_config, corpus_index):
+    runs, result, _ = smoke_run
+    assert result.status == "complete"
+    assert (result.generated, result.cached) == (QUESTIONS * CELLS * SAMPLES, 0)
+    records = _records(result.run_dir)
+    assert len(records) == len({r["key"] for r in records}) == QUESTIONS * CELLS * SAMPLES
+    assert len(list(read_jsonl(runs / CACHE_FILE))) == len(records)
+    for r in records:
+        assert r["seed"] == derive_seed(smoke_config.seed, r["question_id"], r["setting_id"], r["sample"])
+        assert r["index_hash"] == corpus_index.manifest.hash
+        assert r["prompt_hash"] == template_hash(r["prompt"])
+        assert r["backend"] == "transformers" and re.fullmatch(r"[0-9a-f]{12}", r["revision"])
+        assert re.match(r"[0-9a-f]{40}", r["git_commit"])
+        assert 1 <= r["new_tokens"] <= 24
+        if r["prompt"] == "closed_book":
+            assert r["n_sources"] == 0 and r["retrieval_id"] is None and r["batch_rows"] == SAMPLES
+        else:
+            # One prompt per question: all 4 sampling cells × 2 samples decoded as one batch.
+            assert 1 <= r["n_sources"] <= 3 and r["batch_rows"] == 4 * SAMPLES
+    # Samples of one cell differ in seed, and the random model's sampled answers differ somewhere.
+    assert len({r["seed"] for r in records}) == len(records)
+    assert len({r["answer"] for r in records}) > len(records) // 2
+
+
+class _Images(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.images: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+
+
+def test_report_files_are_valid(smoke_run):
+    runs, result, files = smoke_run
+    names = {p.name for p in files.figures}
+    assert {"settings.png", "heatmap_accuracy.png", "heatmap_agreement.png", "parameters.png", "importance.png",
+            "breakdown.png", "failures.png"} <= names
+    for path in files.figures:
+        assert path.read_bytes().startswith(PNG) and path.stat().st_size > 5000
+    parser = _Images()
+    parser.feed(files.html.read_text(encoding="utf-8"))
+    assert len(parser.images) == len(files.figures)
+    for src in parser.images:  # self-contained: every figure is embedded
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG)
+    summary = json.loads(files.summary.read_text(encoding="utf-8"))
+    assert len(summary["settings"]) == CELLS
+    assert sum(r["baseline"] for r in summary["settings"]) == 1
+    assert all(0 <= r["CI low"] <= r["grounded acc"] <= r["CI high"] <= 1 for r in summary["settings"])
+    assert len(summary["comparisons vs baseline"]) == CELLS - 1
+    assert {e["parameter"] for e in summary["parameter importance"]} == {"temperature", "top_p"}
+    assert summary["retrieval"][0]["questions"] == QUESTIONS
+    db = sqlite3.connect(runs / "runs.sqlite")
+    assert db.execute("SELECT status, questions FROM runs WHERE run_id = ?", (result.run_id,)).fetchone() == ("complete", QUESTIONS)
+    assert db.execute("SELECT count(*) FROM settings WHERE run_id = ?", (result.run_id,)).fetchone() == (CELLS,)
+
+
+def test_rerun_is_all_cache_hits(smoke_run, smoke_config, corpus_index):
+    runs, first, _ = smoke_run
+    again = run_sweep(smoke_config, runs, progress=False, index=corpus_index)
+    assert (again.generated, again.cached) == (0, QUESTIONS * CELLS * SAMPLES)
+    before = {r["key"]: r["answer"] for r in _records(first.run_dir)}
+    assert {r["key"]: r["answer"] for r in _records(again.run_dir)} == before
+
+
+def test_a_new_grid_value_generates_only_the_new_cells(smoke_run, smoke_config, corpus_index):
+    runs, _, _ = smoke_run
+    wider = smoke_config.with_overrides(sampling={**smoke_config.sampling, "top_p": (0.8, 0.95, 0.9)})
+    result = run_sweep(wider, runs, progress=False, index=corpus_index)
+    new_cells = 2  # two temperatures × the new top_p
+    assert result.generated == QUESTIONS * new_cells * SAMPLES
+    assert result.cached == QUESTIONS * CELLS * SAMPLES
+
+
+def test_interrupted_sweep_resumes_without_regenerating(tmp_path, smoke_run, smoke_config, corpus_index):
+    _, uninterrupted, _ = smoke_run
+    finished = []
+
+    def ctrl_c_after_seven(record):
+        finished.append(record)
+        if len(finished) == 7:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(smoke_config, tmp_path, progress=False, on_record=ctrl_c_after_seven, index=corpus_index)
+    stopped = next(p for p in tmp_path.iterdir() if (p / "run.json").exists())
+    assert json.loads((stopped / "run.json").read_text())["status"] == "interrupted"
+    assert len(list(read_jsonl(tmp_path / CACHE_FILE))) == 7  # nothing finished was lost
+
+    resumed = run_sweep(smoke_config, tmp_path, progress=False, index=corpus_index)
+    assert (resumed.generated, resumed.cached) == (QUESTIONS * CELLS * SAMPLES - 7, 7)
+    records = {r["key"]: r for r in _records(resumed.run_dir)}
+    assert all(records[r["key"]]["created_at"] == r["created_at"] for r in finished)
+    # Per-sample seeds and per-row random streams: resuming gives exactly the uninterrupted run's answers.
+    assert {k: r["answer"] for k, r in records.items()} == {r["key"]: r["answer"] for r in _records(uninterrupted.run_dir)}
+
+
+def _unanswerable_qa(tmp_path: Path, count: int) -> Path:
+    lines = [line for line in (REPO / "eval/data/qa.jsonl").read_text(encoding="utf-8").splitlines()
+             if line.strip() and not json.loads(line)["answerable"]][:count]
+    path = tmp_path / "unanswerable.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _doctor(run_dir: Path, out: Path, answer: str) -> Path:
+    shutil.copytree(run_dir, out)
+    lines = [json.dumps({**r, "answer": answer}, ensure_ascii=False) for r in read_jsonl(out / "records.jsonl")]
+    (out / "records.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out
+
+
+def test_cli_extractive_run_and_regression_gate(tmp_path, corpus_index_dir, capsys):
+    """`python -m eval.run` on the extractive backend, then `eval.report --fail-on-regression` against a pinned
+    reference: a doctored reference that refused every unanswerable question makes the real run a regression
+    (the extractive backend answers most of them); an identical copy passes."""
+    runs = tmp_path / "runs"
+    qa = _unanswerable_qa(tmp_path, 12)
+    code = run_main(["--config", str(REPO / "eval/configs/smoke.yaml"), "--backend", "extractive", "--qa", str(qa),
+                     "--limit", "12", "--index", str(corpus_index_dir), "--out", str(runs), "--quiet"])
+    assert code == 0
+    run_dir = next(p for p in runs.iterdir() if (p / "report.html").exists())
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    assert next(r for r in summary["settings"] if r["baseline"])["grounded acc"] < 0.5
+
+    perfect = _doctor(run_dir, tmp_path / "perfect", REFUSAL_ZH)
+    same = Path(shutil.copytree(run_dir, tmp_path / "same"))
+    assert check_against(run_dir, perfect, tolerance=0.02) is True
+    assert check_against(run_dir, same, tolerance=0.02) is False
+    capsys.readouterr()
+    assert report_main([str(run_dir), "--runs", str(runs), "--fail-on-regression", "--compare", str(perfect)]) == 1
+    captured = capsys.readouterr()
+    assert "REGRESSION" in captured.out and "FAILED" in captured.err
+    assert report_main([str(run_dir), "--runs", str(runs), "--fail-on-regression", "--compare", str(same)]) == 0
+    # A drop within the tolerance passes.
+    assert report_main([str(run_dir), "--runs", str(runs), "--fail-on-regression", "--compare", str(perfect),
+                        "--tolerance", "0.99", "--no-redraw"]) == 0
+
+    # Without --compare the reference is the previous run of the same config: none yet for the first run.
+    capsys.readouterr()
+    assert report_main([str(run_dir), "--runs", str(runs), "--fail-on-regression", "--no-redraw"]) == 0
+    assert "no earlier run" in capsys.readouterr().out
+    assert report_main(["--trend", "--runs", str(runs)]) == 0
+    assert (runs / "trend.png").read_bytes().startswith(PNG)
+    assert report_main(["nope", "--runs", str(runs)]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_report_of_a_damaged_or_foreign_folder_is_a_user_error(tmp_path, capsys):
+    assert report_main([str(tmp_path), "--runs", str(tmp_path)]) == 2
+    assert "not found" in capsys.readouterr().err
+    with pytest.raises(Exception, match="run.json"):
+        load_run(tmp_path)
