@@ -160,15 +160,17 @@ def _previous_index(index: Path, notes: list[str]) -> Manifest | None:
 
 
 def _embed(embedder, texts: list[str], progress: bool) -> np.ndarray:
+    """Vectors for `texts` (in order), embedded shortest first so each batch pads little."""
     from tqdm import tqdm
 
-    parts = []
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     with tqdm(total=len(texts), desc="embedding", unit="chunk", disable=None if progress else True, file=sys.stderr) as bar:
-        for i in range(0, len(texts), EMBED_BATCH):
-            batch = texts[i : i + EMBED_BATCH]
-            parts.append(embedder.encode(batch))
-            bar.update(len(batch))
-    return np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
+        for i in range(0, len(order), EMBED_BATCH):
+            rows = order[i : i + EMBED_BATCH]
+            vectors[rows] = embedder.encode([texts[r] for r in rows])
+            bar.update(len(rows))
+    return vectors
 
 
 def build_index(

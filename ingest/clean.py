@@ -145,8 +145,11 @@ def _html_to_markdown(doc: _Mapped) -> tuple[_Mapped, str]:
     doc = doc.sub(r"</h[1-6]\s*>", "\n\n", re.I)
     doc = doc.sub(r"<li\b[^>]*>", "\n- ", re.I)
     doc = doc.sub(r"<tr\b[^>]*>", "\n|", re.I)
+    doc = doc.sub(r"<t[hd]\b[^>]*>", " ", re.I)
     doc = doc.sub(r"</t[hd]\s*>", " |", re.I)
-    doc = doc.sub(r"</(?:p|div|section|article|ul|ol|table|blockquote|pre|header|footer|main|li|figure|dl|dd|dt)\s*>|<(?:p|div|section|article|ul|ol|table|blockquote|pre|hr|dl)\b[^>]*>", "\n\n", re.I)
+    doc = doc.sub(r"</li\s*>", "\n", re.I)
+    doc = doc.sub(r"</(?:p|div|section|article|ul|ol|table|blockquote|pre|header|footer|main|figure|dl|dd|dt)\s*>|<(?:p|div|section|article|ul|ol|table|blockquote|pre|hr|dl)\b[^>]*>", "\n\n", re.I)
+    doc = doc.sub(r"<![A-Za-z][^>]*>|<\?[^>]*\?>", "")  # <!DOCTYPE …>, <?xml …?>
     return doc, title
 
 

@@ -76,11 +76,11 @@ def read_manifest(index_dir: str | Path) -> Manifest:
 def verify_files(index_dir: str | Path, manifest: Manifest) -> None:
     """Check every data file against the checksum in the manifest; UserError naming the broken file."""
     index_dir = Path(index_dir)
+    missing = [name for name in DATA_FILES if not (index_dir / name).exists()]
+    if missing:
+        raise UserError(f"index at {index_dir}/ is incomplete ({', '.join(missing)} missing); rebuild it with {rebuild_command(index_dir)}")
     for name in DATA_FILES:
-        path = index_dir / name
-        if not path.exists():
-            raise UserError(f"index at {index_dir}/ is incomplete ({name} is missing); rebuild it with {rebuild_command(index_dir)}")
-        if file_sha256(path) != manifest.get("files", {}).get(name):
+        if file_sha256(index_dir / name) != manifest.get("files", {}).get(name):
             raise UserError(f"index at {index_dir}/ is corrupted ({name} does not match its checksum); rebuild it with {rebuild_command(index_dir)}")
 
 

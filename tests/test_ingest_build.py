@@ -1,0 +1,205 @@
+"""Building the index: the full corpus, incremental updates, atomic swaps, damage and embedder changes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ingest.build
+import ingest.embed
+from ingest.build import build_index, ensure_index
+from ingest.config import IndexSettings
+from ingest.errors import UserError
+from ingest.store import INDEX_FILES, load_index
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+NOTE = "## 新增章节\n\nGopher 在 152 项任务上评测；这是增量构建测试加入的一段。\n"
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.fixture
+def workspace(tmp_path, corpus_dir, corpus_index_dir):
+    """A writable copy of the corpus and of the session index built from it."""
+    shutil.copytree(corpus_dir, tmp_path / "corpus")
+    shutil.copytree(corpus_index_dir, tmp_path / "index")
+    return tmp_path / "corpus", tmp_path / "index"
+
+
+@pytest.fixture
+def tiny(tmp_path, corpus_dir):
+    """A one-report corpus (the start of a real file: a few chunks) and where its index goes."""
+    corpus = tmp_path / "tiny-corpus"
+    corpus.mkdir()
+    text = next(corpus_dir.glob("003_*.txt")).read_text(encoding="utf-8")
+    (corpus / "notes.md").write_text(text[: text.index("## GPT 系列")], encoding="utf-8")
+    return corpus, tmp_path / "tiny-index"
+
+
+def test_full_build_over_the_corpus(corpus_index, corpus_index_dir, corpus_dir):
+    m = corpus_index.manifest
+    assert m["embedder"] == {"requested": "minilm", "name": "minilm", "id": MINILM, "dim": 384, "fallback": None}
+    assert m.embedder_id == MINILM and m.dim == 384 and len(m.hash) == 16
+    assert m["chunking"]["chunk_chars"] == 500 and m["chunking"]["chunk_overlap"] == 80
+    files = sorted(corpus_dir.glob("*.txt"))
+    assert {k: v["sha256"] for k, v in m["documents"].items()} == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    assert m["built_at"] and m["build_seconds"] > 0
+    assert {"faiss-cpu", "sentence-transformers", "rank-bm25", "jieba", "langchain-text-splitters"} <= set(m["libraries"])
+    assert set(INDEX_FILES) <= {p.name for p in corpus_index_dir.iterdir()}
+    n = len(corpus_index.chunks)
+    assert n > 150 and m["counts"]["chunks"] == n == corpus_index.faiss_index.ntotal == len(corpus_index.tokens)
+    assert sum(v["chunks"] for v in m["documents"].values()) == n
+    norms = np.linalg.norm(corpus_index.vectors(), axis=1)
+    assert np.allclose(norms, 1.0, atol=1e-4)
+    for path in files:
+        assert corpus_index.original(path.name) == path.read_text(encoding="utf-8")
+    with pytest.raises(KeyError, match="not in the index"):
+        corpus_index.original("missing.md")
+
+
+def test_dense_and_lexical_search(corpus_index):
+    rows = corpus_index.lexical_search("MT-NLG 的参数规模", 5)
+    assert rows and [s for _, s in rows] == sorted((s for _, s in rows), reverse=True)
+    top = corpus_index.chunks[rows[0][0]]
+    assert top.doc_id.startswith("002") and "MT-NLG" in top.text
+    assert corpus_index.lexical_search("zzzqqq", 5) == []
+    query = corpus_index.embedder.encode_query("Chinchilla: compute-optimal training of large language models")
+    dense = corpus_index.dense_search(query, 5)
+    assert len(dense) == 5 and dense[0][1] >= dense[-1][1]
+    assert any("Chinchilla" in corpus_index.chunks[r].text for r, _ in dense)
+
+
+def test_nothing_changed_is_a_no_op_that_loads_no_model(workspace, monkeypatch):
+    corpus, index = workspace
+    before = _snapshot(index)
+    monkeypatch.setattr(ingest.embed, "load_spec", lambda spec: pytest.fail("a no-op build loaded the embedder"))
+    report = build_index(corpus, index, "minilm", progress=False)
+    assert report.up_to_date and report.chunks > 150 and len(report.unchanged) == 5
+    assert "up to date" in report.summary()
+    assert _snapshot(index) == before
+
+
+def test_one_changed_one_removed_one_added_document(workspace):
+    corpus, index = workspace
+    old = load_index(index)
+    (changed,) = corpus.glob("003_*.txt")
+    changed.write_text(changed.read_text(encoding="utf-8") + "\n" + NOTE, encoding="utf-8")
+    (removed,) = corpus.glob("004_*.txt")
+    removed.unlink()
+    (corpus / "new.md").write_text("# MT-NLG 备忘\n\nMT-NLG 由 Microsoft 与 NVIDIA 训练，530B 参数。\n", encoding="utf-8")
+    report = build_index(corpus, index, "minilm", progress=False)
+    assert (report.changed, report.removed, report.added) == ([changed.name], [removed.name], ["new.md"])
+    assert len(report.unchanged) == 3
+    new = load_index(index)
+    assert report.embedded <= new.manifest["documents"][changed.name]["chunks"] + new.manifest["documents"]["new.md"]["chunks"]
+    assert report.embedded >= 2 and report.reused == len(new.chunks) - report.embedded
+    assert not any(c.doc_id == removed.name for c in new.chunks)
+    for doc_id in ("000_5c59a6dee0bffb0d.txt", "001_44e77a6d940667f4.txt"):
+        a, b = old.manifest["documents"][doc_id]["rows"], new.manifest["documents"][doc_id]["rows"]
+        assert np.array_equal(old.vectors()[a[0] : a[1]], new.vectors()[b[0] : b[1]])  # reused, not re-embedded
+    hit = new.chunks[new.lexical_search("增量构建测试", 1)[0][0]]
+    assert hit.doc_id == changed.name and hit.heading.endswith("新增章节")
+    assert new.manifest.hash != old.manifest.hash
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("embedding crashed"), KeyboardInterrupt()])
+def test_a_build_that_dies_midway_leaves_the_previous_index_usable(workspace, monkeypatch, failure):
+    corpus, index = workspace
+    (changed,) = corpus.glob("003_*.txt")
+    changed.write_text(changed.read_text(encoding="utf-8").replace("，", "、"), encoding="utf-8")  # every chunk differs
+    before = _snapshot(index)
+    calls = []
+    real_encode = ingest.embed.Embedder.encode
+
+    def encode_then_fail(self, texts, **kw):
+        calls.append(len(texts))
+        if len(calls) == 3:
+            raise failure
+        return real_encode(self, texts, **kw)
+
+    monkeypatch.setattr(ingest.build, "EMBED_BATCH", 4)
+    monkeypatch.setattr(ingest.embed.Embedder, "encode", encode_then_fail)
+    with pytest.raises(type(failure)):
+        build_index(corpus, index, "minilm", progress=False)
+    assert calls[:2] == [4, 4] and len(calls) == 3  # died in the middle of re-embedding the changed report
+    assert _snapshot(index) == before
+    assert load_index(index).manifest.hash == json.loads((index / "manifest.json").read_text())["hash"]
+    assert [p.name for p in index.parent.iterdir() if p.name.startswith(".")] == []
+    monkeypatch.setattr(ingest.embed.Embedder, "encode", real_encode)
+    assert build_index(corpus, index, "minilm", progress=False).changed == [changed.name]  # the next run completes it
+
+
+def test_a_swap_interrupted_between_renames_is_restored(workspace):
+    corpus, index = workspace
+    os.rename(index, index.parent / f".{index.name}.previous-999999")
+    report = build_index(corpus, index, "minilm", progress=False)
+    assert report.up_to_date and any("restored the previous index" in n for n in report.notes)
+    assert load_index(index).chunks
+
+
+def test_damaged_or_missing_index_names_the_fix(tiny, capsys):
+    corpus, index = tiny
+    with pytest.raises(UserError, match=r"no index at .*python -m ingest --index"):
+        load_index(index)
+    build_index(corpus, index, "minilm", progress=False)
+    vectors = index / "vectors.faiss"
+    vectors.write_bytes(vectors.read_bytes()[:100])
+    with pytest.raises(UserError, match=r"corrupted \(vectors\.faiss does not match its checksum\).*--rebuild"):
+        load_index(index)
+    (index / "chunks.jsonl").unlink()
+    with pytest.raises(UserError, match=r"incomplete \(chunks\.jsonl missing\)"):
+        load_index(index)
+    report = build_index(corpus, index, "minilm", progress=False)  # the fix: a build replaces the broken index
+    assert any("could not be reused" in n for n in report.notes) and report.embedded == report.chunks
+    assert load_index(index).chunks
+
+
+def test_an_index_is_never_queried_with_another_embedder(tiny, capsys):
+    corpus, index = tiny
+    build_index(corpus, index, "minilm", progress=False)
+    manifest = json.loads((index / "manifest.json").read_text())
+    manifest["embedder"]["id"] = "other-org/other-model"
+    (index / "manifest.json").write_text(json.dumps(manifest))
+    stale = load_index(index)
+    with pytest.raises(UserError, match="built with other-org/other-model"):
+        stale.embedder
+    minilm = ingest.embed.load_embedder("minilm")
+    with pytest.raises(UserError, match=r"built with other-org/other-model, not .*--embedder minilm --rebuild"):
+        load_index(index, embedder=minilm)
+    fresh = ensure_index(IndexSettings(str(corpus), str(index), "minilm"), progress=False)
+    assert fresh.manifest.embedder_id == MINILM and fresh.embedder.model_id == MINILM
+    assert "rebuilding it with sentence-transformers/all-MiniLM-L6-v2" in capsys.readouterr().err
+
+
+def test_an_unavailable_embedder_falls_back_once_and_loudly(tiny, capsys):
+    corpus, index = tiny
+    report = build_index(corpus, index, "example-org/not-cached-embedder", progress=False)
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1
+    assert "example-org/not-cached-embedder" in err and "hf download example-org/not-cached-embedder" in err
+    assert MINILM in err and "HF_HUB_OFFLINE" in err
+    manifest = load_index(index).manifest
+    assert manifest["embedder"]["requested"] == "example-org/not-cached-embedder"
+    assert manifest.embedder_id == MINILM and manifest["embedder"]["fallback"]
+    assert "(fallback for example-org/not-cached-embedder)" in report.summary()
+    again = build_index(corpus, index, "example-org/not-cached-embedder", progress=False)
+    assert again.up_to_date and capsys.readouterr().err == ""  # same model resolved: nothing to rebuild, no repeat
+
+
+def test_embedder_without_fallback_raises_the_fix():
+    with pytest.raises(UserError, match=r"cannot load embedding model example-org/absent.*hf download example-org/absent"):
+        ingest.embed.load_embedder("example-org/absent", fallback=False)
+    minilm = ingest.embed.load_embedder("minilm")
+    vectors = minilm.encode(["GPT-3 has 175B parameters", "GPT-3 的参数规模是 175B", "a recipe for bread"])
+    assert vectors.dtype == np.float32 and vectors.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    query = minilm.encode_query("How many parameters does GPT-3 have?")
+    assert query.shape == (384,) and float(vectors[0] @ query) > float(vectors[2] @ query)

@@ -1,0 +1,41 @@
+"""BM25 tokens: Chinese words via jieba, model names searchable whole and by their parts."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.lexical import tokenize
+
+
+@pytest.mark.parametrize(
+    "query, document",
+    [
+        ("GPT-3", "| GPT-3 | 2020-05 | OpenAI | 英 | 175B | 300B |"),
+        ("gpt3 的参数", "GPT-3 将模型参数规模扩大至 175B"),
+        ("Qwen 2.5", "Qwen2.5（2024-12，论文/发布集合）"),
+        ("qwen2.5", "**Qwen2.5** (Qwen/阿里)"),
+        ("mt-nlg", "Megatron-Turing NLG (MT-NLG) 是由 Microsoft 和 NVIDIA 共同研发"),
+        ("175b", "GPT-3 175B"),
+        ("ＧＰＴ－４", "GPT-4 是 OpenAI 继 ChatGPT 之后发布的"),
+        ("2020年5月", "| GPT-3 | 2020-05 | OpenAI |"),
+    ],
+)
+def test_queries_share_tokens_with_the_text_that_answers_them(query, document):
+    assert set(tokenize(query)) & set(tokenize(document)) - {"的"}
+
+
+def test_model_names_are_kept_whole_and_split():
+    tokens = tokenize("GPT-3 有 175B 参数，Qwen2.5 和 MT-NLG")
+    for token in ("gpt-3", "gpt", "3", "175b", "175", "qwen2.5", "qwen", "2.5", "mt-nlg", "mt", "nlg", "参数"):
+        assert token in tokens
+    assert "有" not in tokens and "，" not in tokens
+
+
+def test_chinese_is_segmented_into_words():
+    tokens = tokenize("混合专家模型通过门控网络路由到不同专家")
+    assert {"混合", "专家", "模型", "门控", "网络"} <= set(tokens)
+    assert all(len(t) < 8 for t in tokens)
+
+
+def test_punctuation_only_gives_no_tokens():
+    assert tokenize("，。！？ --- ***") == []
