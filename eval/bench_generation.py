@@ -1,0 +1,313 @@
+"""Generation speed at batch 1: our `TransformersGenerator` against a bare `model.generate` on the same token ids,
+the memory-bandwidth bound, and what the default transformers path leaves on the table.
+
+The model is a random-weight Qwen3 with the exact Qwen/Qwen3-0.6B configuration (weights do not change the
+cost of dense matrix products; nothing is downloaded), saved with a small byte-level BPE tokenizer trained on
+the corpus (`tests/fixtures/tiny_qwen.py`). That tokenizer has far fewer ids than the model's 151,936, so the
+embedding rows of ids it cannot decode, and of the stop tokens, are zeroed: with tied embeddings their logits
+are exactly 0 and never reach the top-k, so every sampled token is decodable text (our streamer really decodes
+it) and no run stops early. Both paths generate from identical token ids with identical sampling settings.
+"""
+
+from __future__ import annotations
+
+import copy
+import statistics
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from rag.config import SamplingParams
+
+QUESTION = "GPT-3 有多少参数？"
+MAX_SOURCES = 20
+
+
+def qwen3_config(tokenizer_vocab: int, quick: bool, **ids: Any):
+    """Qwen/Qwen3-0.6B's configuration (quick: 2 layers, hidden 64, vocab = the tokenizer's)."""
+    from eval.bench_sweep import qwen3_0_6b_config
+
+    if not quick:
+        return qwen3_0_6b_config(**ids)
+    return qwen3_0_6b_config(
+        vocab_size=tokenizer_vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=4096, **ids,
+    )
+
+
+def make_model_folder(out_dir: Path, corpus: Path, quick: bool, tokenizer_dir: Path | None = None) -> Path:
+    """Save a random-weight Qwen3 (bfloat16, as Qwen ships it) with a corpus-trained tokenizer to `out_dir`.
+
+    `tokenizer_dir`: reuse a saved tokenizer (with a chat template) instead of training one.
+    """
+    import torch
+    from transformers import AutoTokenizer, GenerationConfig
+
+    from eval.bench_sweep import random_qwen3
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if tokenizer_dir is None:
+        from tests.fixtures.tiny_qwen import build_tiny_qwen
+
+        build_tiny_qwen(out_dir, corpus)  # trains and saves the tokenizer (its tiny model is overwritten below)
+        tokenizer_dir = out_dir
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    tokenizer.save_pretrained(out_dir)
+    stop = [tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")]
+    config = qwen3_config(len(tokenizer), quick, eos_token_id=stop[0], pad_token_id=stop[1], bos_token_id=None)
+    model = random_qwen3(config, dtype="bfloat16")
+    with torch.no_grad():
+        embedding = model.get_input_embeddings().weight
+        embedding[len(tokenizer) :] = 0
+        embedding[stop] = 0
+    model.generation_config = GenerationConfig(eos_token_id=stop, pad_token_id=stop[1])
+    model.save_pretrained(out_dir)
+    return out_dir
+
+
+def rag_messages(index, generator, target_tokens: int) -> tuple[list[dict[str, str]], int]:
+    """The prompt `Pipeline.ask` builds for QUESTION (system prompt + retrieved sources), with sources added one
+    at a time from k = 1 until the chat-templated prompt holds `target_tokens` tokens; returns it and its k."""
+    from rag.config import RetrievalSettings
+    from rag.prompt import build_messages
+    from rag.retrieve import HybridRetriever
+
+    retriever = HybridRetriever(index)
+    for k in range(1, MAX_SOURCES + 1):
+        hits = retriever.search(QUESTION, RetrievalSettings(k=k))
+        messages = build_messages(QUESTION, hits, generator=generator).messages
+        if generator.count_tokens(generator.render_prompt(messages, False)) >= target_tokens or k >= len(index.chunks):
+            break
+    return messages, k
+
+
+def weights_read_per_token(model) -> int:
+    """Parameters read to decode one token: every decoder layer, the final norm and the lm_head matrix once
+    (tied to the embedding; the embedding lookup itself reads one row)."""
+    inner = model.model
+    layers = sum(p.numel() for p in inner.layers.parameters())
+    return layers + inner.norm.weight.numel() + model.lm_head.weight.numel() + model.config.hidden_size
+
+
+def kv_bytes_per_token(model, context_tokens: int, bytes_per_value: int) -> int:
+    """KV-cache bytes attention reads per decoded token at `context_tokens` of context."""
+    c = model.config
+    return 2 * c.num_hidden_layers * c.num_key_value_heads * c.head_dim * context_tokens * bytes_per_value
+
+
+class _Clock:
+    """A streamer that only notes when `generate` hands over each new token (no decoding)."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def put(self, value) -> None:
+        self.times.append(time.perf_counter())
+
+    def end(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Speed:
+    ttft_s: float  # median time to first token
+    decode_tps: float  # median decode rate after the first token
+    runs: list[tuple[float, float]]
+
+
+def _speed(runs: list[tuple[float, float]]) -> Speed:
+    return Speed(statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs), runs)
+
+
+def generate_kwargs(params: SamplingParams, stop_ids: list[int], pad_id: int) -> dict[str, Any]:
+    """What a user writes for `model.generate` under `params` (min_p only when it is on)."""
+    sampling: dict[str, Any] = {"do_sample": False}
+    if not params.greedy:
+        sampling = {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p, "top_k": params.top_k}
+        if params.min_p > 0:
+            sampling["min_p"] = params.min_p
+    return {"max_new_tokens": params.max_new_tokens, "eos_token_id": stop_ids, "pad_token_id": pad_id, **sampling}
+
+
+def bare_run(model, input_ids, kwargs: dict[str, Any], seed: int, prefix_cache=None) -> tuple[float, float]:
+    """One `model.generate` call: (seconds to the first new token, decode tokens/s after it)."""
+    import torch
+
+    clock = _Clock()
+    extra = {"past_key_values": copy.deepcopy(prefix_cache)} if prefix_cache is not None else {}
+    torch.manual_seed(seed)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        out = model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), streamer=clock, **kwargs, **extra)
+    end = time.perf_counter()
+    new = out.shape[1] - input_ids.shape[1]
+    _check_length(new, kwargs["max_new_tokens"], "bare generate")
+    first = clock.times[1]  # times[0]: generate hands the prompt to the streamer first
+    return first - start, (new - 1) / (end - first)
+
+
+def ours_run(generator, messages, params: SamplingParams) -> tuple[float, float]:
+    """One `TransformersGenerator.generate` call, timed by the Generation it returns (same points as bare_run)."""
+    g = generator.generate(messages, params)
+    _check_length(g.new_tokens, params.max_new_tokens, "TransformersGenerator")
+    return g.ttft_ms / 1000, (g.new_tokens - 1) / ((g.generate_ms - g.ttft_ms) / 1000)
+
+
+def _check_length(new: int, wanted: int, what: str) -> None:
+    if new != wanted:
+        raise RuntimeError(f"{what} produced {new} tokens instead of {wanted}; the timing needs full-length runs")
+
+
+def measure(run: Callable[[], tuple[float, float]], repeat: int, warmup: int = 1) -> Speed:
+    """Median TTFT and decode rate over `repeat` runs after `warmup` untimed runs."""
+    for _ in range(warmup):
+        run()
+    return _speed([run() for _ in range(repeat)])
+
+
+def measure_pair(
+    bare: Callable[[], tuple[float, float]], ours: Callable[[], tuple[float, float]], repeat: int, warmup: int = 1
+) -> tuple[Speed, Speed]:
+    """Bare and ours alternated run by run (so drifting machine load hits both alike), after warm-ups."""
+    for _ in range(warmup):
+        bare(), ours()
+    a, b = [], []
+    for _ in range(repeat):
+        a.append(bare())
+        b.append(ours())
+    return _speed(a), _speed(b)
+
+
+def system_prefix_cache(model, tokenizer, messages, input_ids):
+    """The KV cache of the chat-templated system prompt (the part every question shares) and its length."""
+    import torch
+    from transformers import DynamicCache
+
+    system_text = tokenizer.apply_chat_template(messages[:1], tokenize=False, add_generation_prompt=False)
+    prefix = tokenizer(system_text, add_special_tokens=False, return_tensors="pt").input_ids
+    n = prefix.shape[1]
+    if not torch.equal(input_ids[0, :n], prefix[0]):
+        raise RuntimeError("the system prompt's tokens are not a prefix of the full prompt's tokens")
+    cache = DynamicCache(config=model.config)
+    with torch.inference_mode():
+        model(input_ids=prefix, past_key_values=cache, use_cache=True)
+    return cache, n
+
+
+@contextmanager
+def attention(model, name: str):
+    previous = model.config._attn_implementation
+    model.set_attn_implementation(name)
+    try:
+        yield
+    finally:
+        model.set_attn_implementation(previous)
+
+
+@contextmanager
+def threads(n: int):
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def bench_generation(
+    folder: Path,
+    index,
+    bandwidth_gbs: float,
+    decode_tokens: int,
+    repeat: int,
+    warmup: int,
+    target_prompt_tokens: int,
+    compile_variant: bool,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """All generation measurements; returns a JSON-able dict (seconds, tokens/s, bytes, ratios)."""
+    import torch
+
+    from rag.generators.transformers_lm import TransformersGenerator
+
+    params = SamplingParams(max_new_tokens=1 + decode_tokens)  # the product's default sampling settings
+    ours = TransformersGenerator(str(folder))  # dtype "auto": what `rag.ask` runs
+    model, tokenizer = ours._loaded.model, ours.tokenizer
+    messages, k_sources = rag_messages(index, ours, target_prompt_tokens)
+    input_ids = tokenizer(ours.render_prompt(messages, params.thinking), return_tensors="pt", add_special_tokens=False).input_ids
+    kwargs = generate_kwargs(params, sorted(ours.stop_ids), ours.pad_id)
+    prompt_tokens = int(input_ids.shape[1])
+    log(f"generation: {model.config.num_hidden_layers} layers, {ours.dtype}, prompt {prompt_tokens} tokens, "
+        f"({k_sources} sources), {decode_tokens} decode tokens, {repeat} runs")
+
+    bare_speed, ours_speed = measure_pair(
+        lambda: bare_run(model, input_ids, kwargs, params.seed), lambda: ours_run(ours, messages, params), repeat, warmup
+    )
+    params_read = weights_read_per_token(model)
+    result: dict[str, Any] = {
+        "model": f"random-weight Qwen3, {model.config.num_hidden_layers} layers, hidden {model.config.hidden_size}, "
+        f"vocab {model.config.vocab_size}",
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters_read_per_token": params_read,
+        "default_dtype": ours.dtype,
+        "threads": torch.get_num_threads(),
+        "prompt_tokens": prompt_tokens,
+        "prompt_sources": k_sources,
+        "decode_tokens": decode_tokens,
+        "repeat": repeat,
+        "bare": _as_json(bare_speed),
+        "ours": _as_json(ours_speed),
+        "bandwidth_gb_per_s": bandwidth_gbs,
+        "bound_bf16_tokens_per_s": bandwidth_gbs * 1e9 / (params_read * 2),
+        "bound_fp32_tokens_per_s": bandwidth_gbs * 1e9 / (params_read * 4),
+        "kv_cache_bytes_per_token_bf16": kv_bytes_per_token(model, prompt_tokens, 2),
+    }
+
+    variants: dict[str, Any] = {}
+
+    def variant(name: str, what: str, run: Callable[[], tuple[float, float]], dtype: str) -> None:
+        log(f"generation variant: {what}")
+        variants[name] = {"what": what, "dtype": dtype, **_as_json(measure(run, repeat, warmup))}
+
+    variant("eager_attention", "bare generate, eager attention instead of sdpa", _inside(lambda: attention(model, "eager"), lambda: bare_run(model, input_ids, kwargs, params.seed)), ours.dtype)
+    variant("one_thread", "bare generate, torch.set_num_threads(1)", _inside(lambda: threads(1), lambda: bare_run(model, input_ids, kwargs, params.seed)), ours.dtype)
+    cache, prefix_tokens = system_prefix_cache(model, tokenizer, messages, input_ids)
+    variant("system_prompt_cache", f"bare generate reusing a copy of the system prompt's KV cache ({prefix_tokens} tokens)", lambda: bare_run(model, input_ids, kwargs, params.seed, cache), ours.dtype)
+    del cache
+
+    other = "float32" if ours.dtype != "float32" else "bfloat16"
+    alt = TransformersGenerator(str(folder), dtype=other)
+    alt_model = alt._loaded.model
+    variant(f"dtype_{other}", f"bare generate, {other} weights", lambda: bare_run(alt_model, input_ids, kwargs, params.seed), other)
+    variant(f"ours_{other}", f"TransformersGenerator with dtype={other}", lambda: ours_run(alt, messages, params), other)
+    if compile_variant:
+        from transformers import CompileConfig
+
+        for m, dtype in ((model, ours.dtype), (alt_model, other)):
+            static = {**kwargs, "cache_implementation": "static", "compile_config": CompileConfig(_compile_all_devices=True)}
+            start = time.perf_counter()
+            bare_run(m, input_ids, static, params.seed)  # compiles
+            compile_s = time.perf_counter() - start
+            variant(f"static_compile_{dtype}", f"bare generate, {dtype}, static KV cache + torch.compile", lambda: bare_run(m, input_ids, static, params.seed), dtype)
+            variants[f"static_compile_{dtype}"]["first_call_s"] = compile_s
+            torch._dynamo.reset()
+    result["variants"] = variants
+    return result
+
+
+def _inside(make_context: Callable[[], Any], run: Callable[[], tuple[float, float]]) -> Callable[[], tuple[float, float]]:
+    """`run` wrapped in a fresh context manager from `make_context` each call."""
+
+    def timed() -> tuple[float, float]:
+        with make_context():
+            return run()
+
+    return timed
+
+
+def _as_json(speed: Speed) -> dict[str, Any]:
+    return {"ttft_s": speed.ttft_s, "decode_tokens_per_s": speed.decode_tps, "runs": [list(r) for r in speed.runs]}

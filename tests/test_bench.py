@@ -1,0 +1,58 @@
+"""`python -m eval.bench --quick` runs end to end and produces every figure (timings are never asserted)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from eval.bench import main
+
+EXPECTED = {
+    "memory": ["read bandwidth", "rag.ask peak RSS, random Qwen3 folder", "rag.ask peak RSS, default model"],
+    "ingest": ["full build (", "full build vs LangChain", "no-op rebuild", "build ×2", "linear fit"],
+    "retrieval": ["hybrid retriever p50", "hybrid retriever p95"],
+    "generation": [
+        "TTFT, rag TransformersGenerator",
+        "decode rate, rag TransformersGenerator",
+        "bandwidth bound",
+        "decode rate, bare generate",
+        "decode rate: eager_attention",
+        "decode rate: one_thread",
+        "TTFT: system_prompt_cache",
+        "decode rate: dtype_float32",
+        "decode rate: ours_float32",
+    ],
+    "sweep": ["batched sampling"],
+}
+
+
+def test_quick_bench_writes_every_figure_finite(tmp_path, tiny_qwen_dir, capsys):
+    out, md = tmp_path / "bench.json", tmp_path / "bench.md"
+    assert main(["--quick", "--out", str(out), "--markdown", str(md), "--tokenizer", str(tiny_qwen_dir)]) == 0
+
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["quick"] is True and data["machine"]["cores"] >= 1
+    figures = data["figures"]
+    for section, names in EXPECTED.items():
+        present = [f["name"] for f in figures if f["section"] == section]
+        for name in names:
+            assert any(p.startswith(name) for p in present), f"{section}: no figure {name!r} in {present}"
+    for f in figures:
+        assert math.isfinite(f["value"]) and f["value"] >= 0, f
+        for key in ("reference_value", "ratio"):
+            assert f[key] is None or math.isfinite(f[key]), (key, f)
+        if f["target"]:
+            assert f["met"] in (True, False), f
+    rss = data["raw"]["rss"]
+    assert rss["model"]["peak_rss_bytes"] > 100 * 2**20 and rss["extractive"]["peak_rss_bytes"] > 100 * 2**20
+    assert data["raw"]["generation"]["prompt_tokens"] > 0
+
+    printed = capsys.readouterr().out
+    assert "TTFT, rag TransformersGenerator" in printed and "--quick" in printed
+    assert md.read_text(encoding="utf-8").count("\n| ") == len(figures) + 1  # separator row + one per figure
+
+
+def test_bad_arguments_exit_2(capsys):
+    assert main(["--quick", "--scales", "ten"]) == 2
+    assert "--scales" in capsys.readouterr().err
+    assert main(["--quick", "--sections", "memory,gpu"]) == 2
