@@ -16,7 +16,7 @@ import json
 from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -160,11 +160,14 @@ class Index:
         scores, rows = self.faiss_index.search(query, n)
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
 
-    def lexical_search(self, query_text: str, n: int) -> list[tuple[int, float]]:
-        """The `n` rows with the highest BM25 score for the query's tokens (only rows sharing a token)."""
+    def lexical_search(self, query: str | Sequence[str], n: int) -> list[tuple[int, float]]:
+        """The `n` rows with the highest BM25 score for the query (only rows sharing a token).
+
+        `query` is text (tokenized like the chunks) or a list of already chosen terms.
+        """
         from ingest.lexical import tokenize
 
-        terms = tokenize(query_text)
+        terms = tokenize(query) if isinstance(query, str) else list(query)
         if not terms or n <= 0 or not self.chunks:
             return []
         scores = self.bm25.get_scores(terms)

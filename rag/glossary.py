@@ -2,8 +2,7 @@
 
 Most facts in the reports are stated only in Chinese, while model names and numbers are written the same in
 both languages. BM25 matches the names by itself; this table adds the Chinese words for the domain terms an
-English question uses (and the English ones for a Chinese question), so "How many parameters…" also scores
-chunks that say "参数". The dense side needs no help when the multilingual embedder is available.
+English question uses, so "How many parameters…" also scores chunks that say "参数". The dense side needs no help when the multilingual embedder is available.
 """
 
 from __future__ import annotations
@@ -12,9 +11,9 @@ import re
 
 # English term (lowercase, matched on word boundaries) → Chinese terms used in the reports.
 EN_TO_ZH: dict[str, tuple[str, ...]] = {
-    "parameter": ("参数", "参数量"),
-    "parameters": ("参数", "参数量"),
-    "size": ("规模", "参数"),
+    "parameter": ("参数",),
+    "parameters": ("参数",),
+    "size": ("规模",),
     "released": ("发布",),
     "release": ("发布",),
     "published": ("发布", "论文"),
@@ -82,24 +81,25 @@ EN_TO_ZH: dict[str, tuple[str, ...]] = {
     "temperature": ("温度",),
 }
 
-# The reverse direction, for Chinese questions over English passages; one-character words (年, 层) would
-# match almost every question, so only multi-character terms are expanded.
-ZH_TO_EN: dict[str, list[str]] = {}
-for _en, _zhs in EN_TO_ZH.items():
-    for _zh in _zhs:
-        if len(_zh) > 1 and not _zh.isascii():
-            ZH_TO_EN.setdefault(_zh, []).append(_en)
+# Words that make a question a question and say nothing about its subject; kept out of the BM25 query so
+# "有多少" or "how many" does not pull in chunks that merely share them.
+QUESTION_WORDS = frozenset(
+    "有 多少 什么 哪些 哪个 哪 是 的 了 吗 呢 几 如何 怎么 怎样 为什么 是否 请问 请 一下 和 与 及 "
+    "how many much what which when where who whom whose why does do did is are was were be been the a an "
+    "of in on at to and or have has had it its they their for with by from as that this".split()
+)
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z\-]*")
 
 
 def expand_query(question: str) -> str:
-    """The question followed by the other language's words for the domain terms it contains."""
-    extra: list[str] = []
-    for word in _WORD.findall(question):
-        extra.extend(EN_TO_ZH.get(word.lower(), ()))
-    for zh, ens in ZH_TO_EN.items():
-        if zh in question:
-            extra.extend(ens)
-    seen = dict.fromkeys(extra)
-    return question if not seen else f"{question} {' '.join(seen)}"
+    """The question followed by the Chinese words for the English domain terms it contains."""
+    extra = [zh for word in _WORD.findall(question) for zh in EN_TO_ZH.get(word.lower(), ())]
+    return question if not extra else f"{question} {' '.join(dict.fromkeys(extra))}"
+
+
+def lexical_terms(question: str) -> list[str]:
+    """BM25 query terms: the expanded question's tokens, each once, without question words."""
+    from ingest.lexical import tokenize
+
+    return [t for t in dict.fromkeys(tokenize(expand_query(question))) if t not in QUESTION_WORDS]

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from ingest.types import Chunk
 from rag.config import RetrievalSettings
-from rag.glossary import expand_query
+from rag.glossary import lexical_terms
 from rag.types import Hit
 
 # Two chunks whose character 4-gram sets overlap this much (containment of the smaller) say the same thing.
@@ -92,7 +92,7 @@ class HybridRetriever:
         rankings = [dense]
         lexical: list[int] = []
         if settings.hybrid:
-            lexical = [row for row, _ in self.index.lexical_search(expand_query(question), depth)]
+            lexical = [row for row, _ in self.index.lexical_search(lexical_terms(question), depth)]
             rankings.append(lexical)
         fused = reciprocal_rank_fusion(rankings, settings.rrf_k)
         dense_rank = {row: r for r, row in enumerate(dense, start=1)}

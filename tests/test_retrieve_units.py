@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.types import Chunk
-from rag.glossary import expand_query
+from rag.glossary import expand_query, lexical_terms
 from rag.retrieve import is_near_duplicate, merge_adjacent, reciprocal_rank_fusion
 from rag.types import Hit
 
@@ -48,3 +48,10 @@ def test_english_domain_terms_gain_their_chinese_words():
     assert expanded.startswith("When was Chinchilla")
     assert "发布" in expanded and "参数" in expanded
     assert expand_query("Chinchilla?") == "Chinchilla?"
+
+
+def test_lexical_terms_drop_question_words_and_keep_names_and_numbers():
+    terms = lexical_terms("How many parameters does GPT-3 have?")
+    assert "gpt-3" in terms and "参数" in terms
+    assert not {"how", "many", "does", "have"} & set(terms)
+    assert "多少" not in lexical_terms("GPT-3 有多少参数？")

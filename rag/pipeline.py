@@ -1,0 +1,153 @@
+"""Question → retrieved sources → prompt → generation → answer with mapped citations.
+
+One `Pipeline` per process holds the index, the retriever and the loaded model; the CLI, the UI and the eval
+share it and pass per-request sampling, retrieval and prompt settings.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict
+from typing import Any, Callable
+
+from ingest.errors import UserError
+from rag.citations import is_refusal, map_citations, parse_citations
+from rag.config import RetrievalSettings, SamplingParams, Settings
+from rag.prompt import PROMPTS, build_messages, rewrite_followup, template_hash
+from rag.retrieve import HybridRetriever
+from rag.types import Answer, Hit
+
+
+class Pipeline:
+    """The assistant: `retrieve(question)` and `ask(question)` over one index and one model."""
+
+    def __init__(self, settings: Settings | None = None, *, generator=None, index=None, generation: bool = True, progress: bool = True):
+        from ingest.build import ensure_index
+
+        self.settings = settings or Settings()
+        if self.settings.prompt not in PROMPTS:
+            raise UserError(f"unknown prompt template {self.settings.prompt!r}; choose one of {', '.join(PROMPTS)}")
+        self.notices: list[str] = []
+        self.index = index if index is not None else ensure_index(self.settings.index, progress=progress)
+        self.retriever = HybridRetriever(self.index, self.settings.retrieval)
+        self.generator = generator
+        if self.generator is None and generation:
+            from rag.generate import load_generator
+
+            self.generator, notice = load_generator(self.settings.model)
+            if notice:
+                self.notices.append(notice)
+
+    def index_info(self) -> dict[str, Any]:
+        """What identifies the index an answer came from."""
+        m = self.index.manifest
+        return {"hash": m.hash, "embedder": m.embedder_id, "chunks": len(self.index.chunks)}
+
+    def retrieve(self, question: str, retrieval: RetrievalSettings | None = None) -> list[Hit]:
+        """The ranked sources for a question (no generation)."""
+        return self.retriever.search(_checked(question), retrieval or self.settings.retrieval)
+
+    def retrieval_json(self, question: str, hits: list[Hit]) -> dict[str, Any]:
+        """The `--retrieval-only --json` shape: the question, ranked sources with scores and ranks, the index."""
+        return {
+            "question": question,
+            "sources": [
+                {
+                    "n": n,
+                    "doc": h.chunk.doc_id,
+                    "heading": h.chunk.heading,
+                    "chunk_id": h.chunk.chunk_id,
+                    "start": h.chunk.start,
+                    "end": h.chunk.end,
+                    "text": h.chunk.text,
+                    "score": h.score,
+                    "dense_rank": h.dense_rank,
+                    "lexical_rank": h.lexical_rank,
+                    "rerank_score": h.rerank_score,
+                }
+                for n, h in enumerate(hits, start=1)
+            ],
+            "index": self.index_info(),
+        }
+
+    def ask(
+        self,
+        question: str,
+        *,
+        history: list[tuple[str, str]] | None = None,
+        sampling: SamplingParams | None = None,
+        retrieval: RetrievalSettings | None = None,
+        prompt: str | None = None,
+        on_token: Callable[[str], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> Answer:
+        """Answer one question (a follow-up is rewritten into a standalone question before retrieval)."""
+        if self.generator is None:
+            raise UserError("this pipeline was opened for retrieval only; open it with generation=True to ask")
+        question = _checked(question)
+        sampling = sampling or self.settings.sampling
+        retrieval = retrieval or self.settings.retrieval
+        prompt = prompt or self.settings.prompt
+        if prompt not in PROMPTS:
+            raise UserError(f"unknown prompt template {prompt!r}; choose one of {', '.join(PROMPTS)}")
+        standalone = rewrite_followup(history or [], question)
+
+        t0 = time.perf_counter()
+        hits = self.retriever.search(standalone, retrieval)
+        retrieve_ms = (time.perf_counter() - t0) * 1000
+
+        built = build_messages(question, hits, prompt, generator=self.generator, max_new_tokens=sampling.max_new_tokens)
+        sources = hits[: len(built.sources)]
+        generation = self.generator.generate(built.messages, sampling, on_token=on_token, stop=stop)
+        numbers = parse_citations(generation.answer, len(sources))
+        tokens_per_s = generation.new_tokens / (generation.generate_ms / 1000) if generation.generate_ms > 0 else 0.0
+        return Answer(
+            question=question,
+            answer=generation.answer,
+            refused=is_refusal(generation.answer),
+            thinking=generation.thinking,
+            truncated=generation.truncated,
+            citations=map_citations(numbers, sources),
+            sources=sources,
+            params={
+                "sampling": asdict(sampling),
+                "retrieval": asdict(retrieval),
+                "prompt": prompt,
+                "prompt_hash": template_hash(prompt),
+                "standalone_question": standalone,
+            },
+            model=self.generator.name,
+            backend=self.generator.backend,
+            index=self.index_info(),
+            timings={
+                "retrieve_ms": round(retrieve_ms, 2),
+                "ttft_ms": round(generation.ttft_ms, 2),
+                "generate_ms": round(generation.generate_ms, 2),
+                "new_tokens": generation.new_tokens,
+                "tokens_per_s": round(tokens_per_s, 2),
+            },
+            notices=list(built.notices),
+        )
+
+    def status(self) -> dict[str, Any]:
+        """Model, backend, device and index facts for a status line."""
+        m = self.index.manifest
+        return {
+            "model": getattr(self.generator, "name", None),
+            "backend": getattr(self.generator, "backend", None),
+            "device": getattr(self.generator, "device", "cpu"),
+            "index": {
+                "documents": len(m.documents),
+                "chunks": len(self.index.chunks),
+                "embedder": m.embedder_id,
+                "built_at": m.built_at,
+            },
+            "notices": list(self.notices),
+        }
+
+
+def _checked(question: str) -> str:
+    if not question or not question.strip():
+        raise UserError("the question is empty; type a question about the reports")
+    return question.strip()

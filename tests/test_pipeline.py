@@ -1,0 +1,130 @@
+"""The assistant end to end on the real corpus index: retrieval quality, citations, refusals, the tiny Qwen3."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.config import IndexSettings
+from ingest.errors import UserError
+from rag.config import ModelSettings, RetrievalSettings, SamplingParams, Settings
+from rag.pipeline import Pipeline
+from rag.prompt import REFUSAL_EN, REFUSAL_ZH
+from tests.fixtures.fake_generator import FakeGenerator
+
+
+def settings_for(corpus_dir, index_dir, **model) -> Settings:
+    return Settings(
+        index=IndexSettings(corpus=str(corpus_dir), index=str(index_dir), embedder="minilm"),
+        model=ModelSettings(**model) if model else ModelSettings(backend="extractive"),
+    )
+
+
+@pytest.fixture(scope="module")
+def retrieval_pipeline(corpus_dir, corpus_index_dir, corpus_index):
+    return Pipeline(settings_for(corpus_dir, corpus_index_dir), index=corpus_index, generation=False)
+
+
+def top_texts(pipeline: Pipeline, question: str, k: int) -> list[str]:
+    return [h.chunk.text for h in pipeline.retrieve(question, RetrievalSettings(k=k))]
+
+
+@pytest.mark.parametrize("question", ["GPT-3 有多少参数？", "How many parameters does GPT-3 have?"])
+def test_gpt3_parameter_chunk_ranks_in_top3_in_both_languages(retrieval_pipeline, question):
+    texts = top_texts(retrieval_pipeline, question, 3)
+    assert any("GPT-3" in t and "175B" in t for t in texts), texts
+
+
+def test_english_question_finds_a_fact_stated_only_in_chinese(retrieval_pipeline):
+    texts = top_texts(retrieval_pipeline, "When was Chinchilla released and how many parameters does it have?", 5)
+    assert any("Chinchilla" in t and "70B" in t for t in texts), texts
+
+
+def test_retrieved_sources_are_distinct(retrieval_pipeline):
+    hits = retrieval_pipeline.retrieve("GPT-3 有多少参数？", RetrievalSettings(k=8))
+    ids = [h.chunk.chunk_id for h in hits]
+    assert len(ids) == len(set(ids))
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_dense_only_retrieval_skips_bm25(retrieval_pipeline):
+    hits = retrieval_pipeline.retrieve("GPT-3 有多少参数？", RetrievalSettings(k=5, hybrid=False))
+    assert hits and all(h.lexical_rank is None and h.dense_rank is not None for h in hits)
+
+
+def test_citations_map_to_the_original_file_and_out_of_range_numbers_are_dropped(corpus_dir, corpus_index_dir, corpus_index):
+    fake = FakeGenerator(["GPT-3 有 175B 参数 [1]，另见 [9]。"])
+    pipeline = Pipeline(settings_for(corpus_dir, corpus_index_dir), index=corpus_index, generator=fake)
+    answer = pipeline.ask("GPT-3 有多少参数？", retrieval=RetrievalSettings(k=3))
+    assert [c.n for c in answer.citations] == [1]
+    cited = answer.citations[0]
+    source = answer.sources[0].chunk
+    assert (cited.doc, cited.heading, cited.start, cited.end) == (source.doc_id, source.heading, source.start, source.end)
+    original = corpus_index.original(cited.doc)
+    assert original[cited.start : cited.end].strip()
+    assert not answer.refused and answer.backend == "fake"
+    system, user = fake.calls[0][0]
+    assert system["role"] == "system" and "[1]" in system["content"]
+    assert source.text.splitlines()[0] in user["content"]
+
+
+@pytest.mark.parametrize(("question", "reply"), [("GPT-5 的参数量是多少？", REFUSAL_ZH), ("Who founded Mistral?", REFUSAL_EN)])
+def test_refusal_is_reported_as_refused_without_citations(corpus_dir, corpus_index_dir, corpus_index, question, reply):
+    pipeline = Pipeline(settings_for(corpus_dir, corpus_index_dir), index=corpus_index, generator=FakeGenerator([reply]))
+    answer = pipeline.ask(question)
+    assert answer.refused and answer.citations == []
+    assert answer.to_json()["refused"] is True
+
+
+def test_thinking_is_returned_apart_from_the_answer(corpus_dir, corpus_index_dir, corpus_index):
+    fake = FakeGenerator(["<think>来源 [1] 提到 175B。</think>GPT-3 有 175B 参数 [1]。"])
+    pipeline = Pipeline(settings_for(corpus_dir, corpus_index_dir), index=corpus_index, generator=fake)
+    answer = pipeline.ask("GPT-3 有多少参数？", sampling=SamplingParams(thinking=True))
+    assert answer.thinking == "来源 [1] 提到 175B。"
+    assert "<think>" not in answer.answer and answer.answer.startswith("GPT-3 有 175B")
+
+
+def test_follow_up_is_rewritten_before_retrieval(corpus_dir, corpus_index_dir, corpus_index):
+    fake = FakeGenerator(["175B [1]", "2020-05 [1]"])
+    pipeline = Pipeline(settings_for(corpus_dir, corpus_index_dir), index=corpus_index, generator=fake)
+    first = pipeline.ask("GPT-3 有多少参数？")
+    second = pipeline.ask("它是什么时候发布的？", history=[("GPT-3 有多少参数？", first.answer)])
+    assert "GPT-3" in second.params["standalone_question"]
+
+
+def test_empty_question_and_unknown_prompt_are_user_errors(corpus_dir, corpus_index_dir, corpus_index):
+    pipeline = Pipeline(settings_for(corpus_dir, corpus_index_dir), index=corpus_index, generator=FakeGenerator([]))
+    with pytest.raises(UserError, match="empty"):
+        pipeline.ask("   ")
+    with pytest.raises(UserError, match="prompt template"):
+        pipeline.ask("GPT-3?", prompt="no-such-template")
+
+
+@pytest.fixture(scope="module")
+def tiny_pipeline(corpus_dir, corpus_index_dir, corpus_index, tiny_qwen_dir):
+    settings = settings_for(corpus_dir, corpus_index_dir, model=str(tiny_qwen_dir), dtype="float32")
+    return Pipeline(settings, index=corpus_index)
+
+
+def test_tiny_qwen_answers_are_reproducible_under_a_seed(tiny_pipeline):
+    params = SamplingParams(seed=7, max_new_tokens=12)
+    a = tiny_pipeline.ask("GPT-3 有多少参数？", sampling=params)
+    b = tiny_pipeline.ask("GPT-3 有多少参数？", sampling=params)
+    assert a.backend == "transformers" and not tiny_pipeline.notices
+    assert a.answer == b.answer
+    assert 1 <= a.timings["new_tokens"] <= 12
+    assert a.params["sampling"]["seed"] == 7
+
+
+def test_tiny_qwen_streams_the_answer_it_returns(tiny_pipeline):
+    pieces: list[str] = []
+    answer = tiny_pipeline.ask("How many parameters does GPT-3 have?", sampling=SamplingParams(seed=1, max_new_tokens=16), on_token=pieces.append)
+    assert "".join(pieces).strip() == answer.answer.strip()
+
+
+def test_missing_model_falls_back_to_extractive_answers_with_a_notice(corpus_dir, corpus_index_dir, corpus_index, tmp_path):
+    missing = tmp_path / "no-such-model"
+    pipeline = Pipeline(settings_for(corpus_dir, corpus_index_dir, model=str(missing)), index=corpus_index)
+    assert pipeline.generator.backend == "extractive"
+    assert len(pipeline.notices) == 1 and str(missing) in pipeline.notices[0]
+    answer = pipeline.ask("GPT-3 有多少参数？")
+    assert "175" in answer.answer and answer.citations
