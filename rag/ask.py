@@ -135,11 +135,11 @@ def print_answer(answer: Answer, out: TextIO, streamed: bool) -> None:
         out.write("\n(no sources cited; retrieved:)\n")
         format_sources(answer.sources, out)
     t = answer.timings
-    out.write(
-        f"\nretrieve {t.get('retrieve_ms', 0):.0f} ms · first token {t.get('ttft_ms', 0):.0f} ms · "
-        f"generate {t.get('generate_ms', 0):.0f} ms · {t.get('new_tokens', 0):.0f} tokens "
-        f"({t.get('tokens_per_s', 0):.1f}/s) · {answer.backend}:{answer.model}\n"
-    )
+    parts = [f"retrieve {t['retrieve_ms']:.0f} ms", f"first token {t['ttft_ms']:.0f} ms", f"generate {t['generate_ms']:.0f} ms"]
+    if t["new_tokens"]:
+        parts.append(f"{t['new_tokens']:.0f} tokens ({t['tokens_per_s']:.1f}/s)")
+    parts.append(answer.backend if answer.model == answer.backend else f"{answer.backend}:{answer.model}")
+    out.write("\n" + " · ".join(parts) + "\n")
 
 
 def _questions(args: argparse.Namespace, stdin: TextIO, interactive: bool) -> Any:

@@ -31,6 +31,7 @@ class Pipeline:
         self.notices: list[str] = []
         self.index = index if index is not None else ensure_index(self.settings.index, progress=progress)
         self.retriever = HybridRetriever(self.index, self.settings.retrieval)
+        self.retriever.warm_up()
         self.generator = generator
         if self.generator is None and generation:
             from rag.generate import load_generator
@@ -138,10 +139,10 @@ class Pipeline:
             "backend": getattr(self.generator, "backend", None),
             "device": getattr(self.generator, "device", "cpu"),
             "index": {
-                "documents": len(m.documents),
+                "documents": len(m["documents"]),
                 "chunks": len(self.index.chunks),
                 "embedder": m.embedder_id,
-                "built_at": m.built_at,
+                "built_at": m["built_at"],
             },
             "notices": list(self.notices),
         }

@@ -84,6 +84,13 @@ class HybridRetriever:
         self._reranker = None
         self._reranker_failed: str | None = None
 
+    def warm_up(self) -> None:
+        """Pay the one-time costs (embedder load and first forward pass, BM25 statistics, jieba's dictionary)
+        now, so that the first question's retrieval time is retrieval."""
+        self.index.embedder.encode_query("warm-up")
+        self.index.bm25
+        lexical_terms("预热")
+
     def candidates(self, question: str, settings: RetrievalSettings) -> list[Hit]:
         """Fused candidates, best first, before de-duplication and truncation to k."""
         depth = settings.candidates

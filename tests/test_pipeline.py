@@ -128,3 +128,10 @@ def test_missing_model_falls_back_to_extractive_answers_with_a_notice(corpus_dir
     assert len(pipeline.notices) == 1 and str(missing) in pipeline.notices[0]
     answer = pipeline.ask("GPT-3 有多少参数？")
     assert "175" in answer.answer and answer.citations
+
+
+def test_status_names_model_backend_and_index(retrieval_pipeline):
+    status = retrieval_pipeline.status()
+    assert status["index"]["documents"] == 5 and status["index"]["chunks"] > 100
+    assert status["index"]["embedder"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert status["index"]["built_at"].startswith("20")
