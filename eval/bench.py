@@ -68,7 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--decode-tokens", type=int, help="tokens timed after the first one (default 32; --quick 2)")
     p.add_argument("--prompt-tokens", type=int, help="RAG prompt length to reach by adding sources (default 1500; --quick 0 = one source)")
     p.add_argument("--scales", help="corpus replication factors for the growth figures, comma-separated (default 10,100; --quick 2)")
-    p.add_argument("--no-compile", action="store_true", help="skip the static-cache + torch.compile variant (always skipped with --quick)")
+    p.add_argument("--variant-repeat", type=int, help="runs per generation variant (default 1)")
+    p.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float32"], help="dtype of the measured product path, as rag.ask --dtype (default auto = its default)")
+    p.add_argument("--threads", type=int, help="torch threads for everything measured in this process (default: torch's default, one per core)")
+    p.add_argument("--compile", action="store_true", help="add the static KV cache + torch.compile variant (slow to compile; never with --quick)")
     p.add_argument("--tokenizer", type=Path, help="folder with a saved tokenizer + chat template for the random model (default: train one on the corpus)")
     p.add_argument("--sections", default="memory,ingest,retrieval,generation,sweep,rss", help="comma-separated subset to run")
     return p
@@ -87,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sections = {s.strip() for s in args.sections.split(",") if s.strip()}
     unknown = sections - {"memory", "ingest", "retrieval", "generation", "sweep", "rss"}
-    if unknown or repeat < 1 or decode_tokens < 1 or any(s < 2 for s in scales):
+    if unknown or repeat < 1 or decode_tokens < 1 or any(s < 2 for s in scales) or (args.threads is not None and args.threads < 1):
         print(
             f"error: bad arguments (unknown sections {sorted(unknown)}, --repeat {repeat}, --decode-tokens {decode_tokens}, "
             f"--scales {scales}); repeat and decode tokens must be >= 1, scales >= 2",
@@ -104,9 +107,18 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     started = time.perf_counter()
-    info = machine()
     if quick:
-        log("--quick: tiny corpus slices, a 2-layer hidden-64 Qwen3 instead of the Qwen3-0.6B configuration, one run per figure: timings are not meaningful")
+        import torch
+
+        # CI machines are shared: a busy core stalls every OpenMP barrier, and tiny matrices gain nothing from a
+        # second thread, so the quick run (whose timings mean nothing) stays on one thread.
+        torch.set_num_threads(1)
+        log("--quick: tiny corpus slices, a 2-layer hidden-64 Qwen3 instead of the Qwen3-0.6B configuration, one thread, one run per figure: timings are not meaningful")
+    elif args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    info = machine()
     raw: dict[str, Any] = {}
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
@@ -146,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
             from eval.bench_generation import bench_generation
 
             raw["generation"] = bench_generation(
-                folder, index, raw["memory"]["gb_per_s"], decode_tokens, repeat, 0 if quick else 1, prompt_tokens,
-                compile_variant=not (quick or args.no_compile), log=log,
+                folder, index, raw["memory"]["gb_per_s"], decode_tokens, repeat, args.variant_repeat or 1, prompt_tokens,
+                dtype=args.dtype, compile_variant=args.compile and not quick, log=log,
             )
         if "sweep" in sections:
             from eval.bench_sweep import measure_sweep_speedup
@@ -155,12 +167,12 @@ def main(argv: list[str] | None = None) -> int:
 
             log("sweep: shared-prefill batched sampling vs one generate per sample")
             sizes = dict(prompt_tokens=64, settings=3, samples=2, max_new_tokens=4, reference_rows=2) if quick else dict(reference_rows=3)
-            raw["sweep"] = measure_sweep_speedup(load_model(str(folder)).model, **sizes)
+            raw["sweep"] = measure_sweep_speedup(load_model(str(folder), args.dtype).model, **sizes)
         if "rss" in sections:
             from eval.bench_rss import bench_rss
 
             log("peak RSS of rag.ask (model folder, and the default model falling back to extractive)")
-            raw["rss"] = bench_rss(folder, index_dir, corpus, max_new_tokens=2 if quick else 8)
+            raw["rss"] = bench_rss(folder, index_dir, corpus, max_new_tokens=2 if quick else 8, threads=1 if quick else args.threads)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -239,12 +251,12 @@ def _ingest_figures(g: dict[str, Any]) -> list[Figure]:
 
 def _generation_figures(g: dict[str, Any], quick: bool) -> list[Figure]:
     bare, ours = g["bare"], g["ours"]
-    what = f"{g['model']}, {g['default_dtype']}, prompt {g['prompt_tokens']} tokens ({g['prompt_sources']} sources), {g['decode_tokens']} decode tokens"
+    what = f"{g['model']}, {g['dtype']}, {g['threads']} threads, prompt {g['prompt_tokens']} tokens ({g['prompt_sources']} sources), {g['decode_tokens']} decode tokens"
     if quick:
         what += "; --quick: tiny model instead of the Qwen3-0.6B configuration"
     ttft_r = ratio(ours["ttft_s"], bare["ttft_s"])
     dec_r = ratio(ours["decode_tokens_per_s"], bare["decode_tokens_per_s"])
-    dtype = g["default_dtype"]
+    dtype = g["dtype"]
     bound = g["bound_fp32_tokens_per_s"] if dtype == "float32" else g["bound_bf16_tokens_per_s"]
     frac = ratio(bare["decode_tokens_per_s"], bound)
     out = [
@@ -260,8 +272,8 @@ def _generation_figures(g: dict[str, Any], quick: bool) -> list[Figure]:
         if v["dtype"] != dtype:
             own = g["bound_fp32_tokens_per_s"] if v["dtype"] == "float32" else g["bound_bf16_tokens_per_s"]
             note += f"; {ratio(v['decode_tokens_per_s'], own):.2f} of its own {v['dtype']} bound ({own:.2g} tok/s)"
-        out.append(Figure("generation", f"decode rate: {name}", v["decode_tokens_per_s"], "tok/s", f"bare generate, default ({dtype}, sdpa)", bare["decode_tokens_per_s"], d_r, note=note))
-        out.append(Figure("generation", f"TTFT: {name}", v["ttft_s"], "s", f"bare generate, default ({dtype}, sdpa)", bare["ttft_s"], t_r))
+        out.append(Figure("generation", f"decode rate: {name}", v["decode_tokens_per_s"], "tok/s", f"bare generate ({dtype}, sdpa, {g['threads']} threads)", bare["decode_tokens_per_s"], d_r, note=note))
+        out.append(Figure("generation", f"TTFT: {name}", v["ttft_s"], "s", f"bare generate ({dtype}, sdpa, {g['threads']} threads)", bare["ttft_s"], t_r))
     return out
 
 

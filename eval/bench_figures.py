@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import statistics
 import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
@@ -87,3 +89,12 @@ def format_markdown(figures: list[Figure]) -> str:
         cells = (f.section, f.name, _number(f.value, f.unit), ref, _number(f.ratio), f.target, met, f.note)
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)
+
+
+@contextmanager
+def quiet_langchain():
+    """Silence LangChain's sunset/deprecation warnings: the reference pipeline is measured, not maintained here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*deprecated.*")
+        yield

@@ -160,24 +160,32 @@ def _check_length(new: int, wanted: int, what: str) -> None:
         raise RuntimeError(f"{what} produced {new} tokens instead of {wanted}; the timing needs full-length runs")
 
 
-def measure(run: Callable[[], tuple[float, float]], repeat: int, warmup: int = 1) -> Speed:
-    """Median TTFT and decode rate over `repeat` runs after `warmup` untimed runs."""
-    for _ in range(warmup):
-        run()
+def measure(run: Callable[[], tuple[float, float]], repeat: int, warm: Callable[[], Any] | None = None) -> Speed:
+    """Median TTFT and decode rate over `repeat` runs, after the untimed `warm()`."""
+    if warm:
+        warm()
     return _speed([run() for _ in range(repeat)])
 
 
 def measure_pair(
-    bare: Callable[[], tuple[float, float]], ours: Callable[[], tuple[float, float]], repeat: int, warmup: int = 1
+    bare: Callable[[], tuple[float, float]],
+    ours: Callable[[], tuple[float, float]],
+    repeat: int,
+    warm: Callable[[], Any] | None = None,
 ) -> tuple[Speed, Speed]:
-    """Bare and ours alternated run by run (so drifting machine load hits both alike), after warm-ups."""
-    for _ in range(warmup):
-        bare(), ours()
+    """Bare and ours alternated run by run (so drifting machine load hits both alike), after the untimed `warm()`."""
+    if warm:
+        warm()
     a, b = [], []
     for _ in range(repeat):
         a.append(bare())
         b.append(ours())
     return _speed(a), _speed(b)
+
+
+def warm_up(model, input_ids, kwargs: dict[str, Any], seed: int) -> None:
+    """A short untimed generate (32 prompt tokens, 2 new) that pays one-time costs (kernels, allocations)."""
+    bare_run(model, input_ids[:, :32], {**kwargs, "max_new_tokens": 2}, seed)
 
 
 def system_prefix_cache(model, tokenizer, messages, input_ids):
@@ -224,41 +232,57 @@ def bench_generation(
     bandwidth_gbs: float,
     decode_tokens: int,
     repeat: int,
-    warmup: int,
+    variant_repeat: int,
     target_prompt_tokens: int,
-    compile_variant: bool,
+    dtype: str = "auto",
+    compile_variant: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """All generation measurements; returns a JSON-able dict (seconds, tokens/s, bytes, ratios)."""
+    """All generation measurements; returns a JSON-able dict (seconds, tokens/s, bytes, ratios).
+
+    `dtype` is what the product path runs (`rag.ask --dtype`; "auto" = its default); the variants each change
+    one thing on the bare path and are timed `variant_repeat` times.
+    """
     import torch
 
     from rag.generators.transformers_lm import TransformersGenerator
 
     params = SamplingParams(max_new_tokens=1 + decode_tokens)  # the product's default sampling settings
-    ours = TransformersGenerator(str(folder))  # dtype "auto": what `rag.ask` runs
+    ours = TransformersGenerator(str(folder), dtype=dtype)
     model, tokenizer = ours._loaded.model, ours.tokenizer
     messages, k_sources = rag_messages(index, ours, target_prompt_tokens)
     input_ids = tokenizer(ours.render_prompt(messages, params.thinking), return_tensors="pt", add_special_tokens=False).input_ids
     kwargs = generate_kwargs(params, sorted(ours.stop_ids), ours.pad_id)
     prompt_tokens = int(input_ids.shape[1])
-    log(f"generation: {model.config.num_hidden_layers} layers, {ours.dtype}, prompt {prompt_tokens} tokens, "
-        f"({k_sources} sources), {decode_tokens} decode tokens, {repeat} runs")
+    n_threads = torch.get_num_threads()
+    log(f"generation: {model.config.num_hidden_layers} layers, {ours.dtype}, {n_threads} threads, prompt {prompt_tokens} "
+        f"tokens ({k_sources} sources), {decode_tokens} decode tokens, {repeat} runs")
 
-    bare_speed, ours_speed = measure_pair(
-        lambda: bare_run(model, input_ids, kwargs, params.seed), lambda: ours_run(ours, messages, params), repeat, warmup
-    )
+    def run_bare(m=model, cache=None) -> Callable[[], tuple[float, float]]:
+        return lambda: bare_run(m, input_ids, kwargs, params.seed, cache)
+
+    def warm(m=model) -> Callable[[], None]:
+        return lambda: warm_up(m, input_ids, kwargs, params.seed)
+
+    def warm_both() -> None:
+        warm()()
+        ours.generate([{"role": "user", "content": QUESTION}], SamplingParams(max_new_tokens=2))
+
+    bare_speed, ours_speed = measure_pair(run_bare(), lambda: ours_run(ours, messages, params), repeat, warm_both)
     params_read = weights_read_per_token(model)
     result: dict[str, Any] = {
         "model": f"random-weight Qwen3, {model.config.num_hidden_layers} layers, hidden {model.config.hidden_size}, "
         f"vocab {model.config.vocab_size}",
         "parameters": sum(p.numel() for p in model.parameters()),
         "parameters_read_per_token": params_read,
-        "default_dtype": ours.dtype,
-        "threads": torch.get_num_threads(),
+        "dtype": ours.dtype,
+        "dtype_requested": dtype,
+        "threads": n_threads,
         "prompt_tokens": prompt_tokens,
         "prompt_sources": k_sources,
         "decode_tokens": decode_tokens,
         "repeat": repeat,
+        "variant_repeat": variant_repeat,
         "bare": _as_json(bare_speed),
         "ours": _as_json(ours_speed),
         "bandwidth_gb_per_s": bandwidth_gbs,
@@ -269,32 +293,33 @@ def bench_generation(
 
     variants: dict[str, Any] = {}
 
-    def variant(name: str, what: str, run: Callable[[], tuple[float, float]], dtype: str) -> None:
+    def variant(name: str, what: str, run: Callable[[], tuple[float, float]], warm_run: Callable[[], Any], v_dtype: str) -> None:
         log(f"generation variant: {what}")
-        variants[name] = {"what": what, "dtype": dtype, **_as_json(measure(run, repeat, warmup))}
+        variants[name] = {"what": what, "dtype": v_dtype, **_as_json(measure(run, variant_repeat, warm_run))}
 
-    variant("eager_attention", "bare generate, eager attention instead of sdpa", _inside(lambda: attention(model, "eager"), lambda: bare_run(model, input_ids, kwargs, params.seed)), ours.dtype)
-    variant("one_thread", "bare generate, torch.set_num_threads(1)", _inside(lambda: threads(1), lambda: bare_run(model, input_ids, kwargs, params.seed)), ours.dtype)
+    eager = lambda: attention(model, "eager")  # noqa: E731
+    variant("eager_attention", "bare generate, eager attention instead of sdpa", _inside(eager, run_bare()), _inside(eager, warm()), ours.dtype)
+    other_threads = 1 if n_threads > 1 else 2
+    few = lambda: threads(other_threads)  # noqa: E731
+    variant(f"threads_{other_threads}", f"bare generate, torch.set_num_threads({other_threads})", _inside(few, run_bare()), _inside(few, warm()), ours.dtype)
     cache, prefix_tokens = system_prefix_cache(model, tokenizer, messages, input_ids)
-    variant("system_prompt_cache", f"bare generate reusing a copy of the system prompt's KV cache ({prefix_tokens} tokens)", lambda: bare_run(model, input_ids, kwargs, params.seed, cache), ours.dtype)
+    variant("system_prompt_cache", f"bare generate reusing a copy of the system prompt's KV cache ({prefix_tokens} tokens)", run_bare(cache=cache), None, ours.dtype)
     del cache
 
     other = "float32" if ours.dtype != "float32" else "bfloat16"
-    alt = TransformersGenerator(str(folder), dtype=other)
-    alt_model = alt._loaded.model
-    variant(f"dtype_{other}", f"bare generate, {other} weights", lambda: bare_run(alt_model, input_ids, kwargs, params.seed), other)
-    variant(f"ours_{other}", f"TransformersGenerator with dtype={other}", lambda: ours_run(alt, messages, params), other)
+    alt_model = TransformersGenerator(str(folder), dtype=other)._loaded.model
+    variant(f"dtype_{other}", f"bare generate, {other} weights", run_bare(alt_model), warm(alt_model), other)
     if compile_variant:
         from transformers import CompileConfig
 
-        for m, dtype in ((model, ours.dtype), (alt_model, other)):
-            static = {**kwargs, "cache_implementation": "static", "compile_config": CompileConfig(_compile_all_devices=True)}
-            start = time.perf_counter()
-            bare_run(m, input_ids, static, params.seed)  # compiles
-            compile_s = time.perf_counter() - start
-            variant(f"static_compile_{dtype}", f"bare generate, {dtype}, static KV cache + torch.compile", lambda: bare_run(m, input_ids, static, params.seed), dtype)
-            variants[f"static_compile_{dtype}"]["first_call_s"] = compile_s
-            torch._dynamo.reset()
+        static = {**kwargs, "cache_implementation": "static", "compile_config": CompileConfig(_compile_all_devices=True)}
+        start = time.perf_counter()
+        bare_run(model, input_ids, static, params.seed)  # compiles
+        compile_s = time.perf_counter() - start
+        name = f"static_compile_{ours.dtype}"
+        variant(name, f"bare generate, static KV cache + torch.compile", lambda: bare_run(model, input_ids, static, params.seed), None, ours.dtype)
+        variants[name]["first_call_s"] = compile_s
+        torch._dynamo.reset()
     result["variants"] = variants
     return result
 

@@ -13,7 +13,7 @@ import statistics
 from pathlib import Path
 from typing import Any, Callable
 
-from eval.bench_figures import median_seconds
+from eval.bench_figures import median_seconds, quiet_langchain
 
 EMBEDDER = "minilm"
 
@@ -58,9 +58,11 @@ def linear_fit(chunks: list[int], seconds: list[float]) -> dict[str, float]:
 
 def bench_ingest(corpus: Path, work: Path, scales: list[int], repeat: int, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Time our build, the encode floor, LangChain's FAISS.from_texts, the no-op rebuild and replicated corpora."""
-    from langchain_community.embeddings import HuggingFaceEmbeddings
-    from langchain_community.vectorstores import FAISS
     from sentence_transformers import SentenceTransformer
+
+    with quiet_langchain():
+        from langchain_community.embeddings import HuggingFaceEmbeddings
+        from langchain_community.vectorstores import FAISS
 
     from ingest.chunk import embedding_text
     from ingest.embed import bundled_model_path
@@ -72,7 +74,8 @@ def bench_ingest(corpus: Path, work: Path, scales: list[int], repeat: int, log: 
     texts = [embedding_text(c) for c in load_index(index).chunks]
     model_path = str(bundled_model_path())
     raw = SentenceTransformer(model_path, device="cpu")
-    lc_embeddings = HuggingFaceEmbeddings(model_name=model_path, model_kwargs={"device": "cpu"}, encode_kwargs={"normalize_embeddings": True})
+    with quiet_langchain():
+        lc_embeddings = HuggingFaceEmbeddings(model_name=model_path, model_kwargs={"device": "cpu"}, encode_kwargs={"normalize_embeddings": True})
     raw.encode(texts[:8]), lc_embeddings.embed_documents(texts[:8])  # warm both
 
     log(f"ingest: {len(texts)} chunks; our build vs raw encode vs LangChain FAISS.from_texts, {repeat} runs each")

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from eval.bench_figures import percentile
+from eval.bench_figures import percentile, quiet_langchain
 
 FALLBACK_QUESTIONS = [
     "GPT-3 有多少参数？",
@@ -31,10 +31,11 @@ def gold_questions(corpus: Path, limit: int | None = None) -> tuple[list[str], s
 
 def langchain_ensemble(index, candidates: int, rrf_k: int):
     """BM25Retriever (our jieba tokenizer) + FAISS retriever over our stored vectors, fused by EnsembleRetriever."""
-    from langchain_classic.retrievers import EnsembleRetriever
-    from langchain_community.retrievers import BM25Retriever
-    from langchain_community.vectorstores import FAISS
-    from langchain_core.embeddings import Embeddings
+    with quiet_langchain():
+        from langchain_classic.retrievers import EnsembleRetriever
+        from langchain_community.retrievers import BM25Retriever
+        from langchain_community.vectorstores import FAISS
+        from langchain_core.embeddings import Embeddings
 
     from ingest.chunk import embedding_text
     from ingest.lexical import tokenize

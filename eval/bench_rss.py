@@ -20,9 +20,12 @@ REPO = Path(__file__).resolve().parents[1]
 QUESTION = "GPT-3 有多少参数？"
 
 
-def start_ask(args: list[str], log_dir: Path, name: str) -> tuple[subprocess.Popen, Path]:
-    """Start `python -m rag.ask QUESTION *args` offline from the repository root; output goes to a log file."""
+def start_ask(args: list[str], log_dir: Path, name: str, threads: int | None = None) -> tuple[subprocess.Popen, Path]:
+    """Start `python -m rag.ask QUESTION *args` offline from the repository root; output goes to a log file.
+    `threads` sets OMP_NUM_THREADS (None: torch's default)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
     log = log_dir / f"{name}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -63,14 +66,14 @@ def wait_peak_rss(procs: dict[str, tuple[subprocess.Popen, Path]], interval: flo
     return result
 
 
-def bench_rss(model_folder: Path, index: Path, corpus: Path, max_new_tokens: int = 8) -> dict[str, Any]:
+def bench_rss(model_folder: Path, index: Path, corpus: Path, max_new_tokens: int = 8, threads: int | None = None) -> dict[str, Any]:
     """Peak RSS of rag.ask with the random Qwen3 folder as --model (default dtype) and with the default model,
     which cannot be downloaded here, so that process answers extractively. Both run at once (memory only)."""
     common = ["--index", str(index), "--corpus", str(corpus), "--embedder", "minilm"]
     with tempfile.TemporaryDirectory(prefix="bench-rss-") as tmp:
         runs = {
-            "model": start_ask(["--model", str(model_folder), "--max-new-tokens", str(max_new_tokens), *common], Path(tmp), "model"),
-            "extractive": start_ask(common, Path(tmp), "extractive"),
+            "model": start_ask(["--model", str(model_folder), "--max-new-tokens", str(max_new_tokens), *common], Path(tmp), "model", threads),
+            "extractive": start_ask(common, Path(tmp), "extractive", threads),
         }
         result = wait_peak_rss(runs)
     if "extractive" not in result["extractive"]["output_tail"]:

@@ -17,10 +17,9 @@ EXPECTED = {
         "bandwidth bound",
         "decode rate, bare generate",
         "decode rate: eager_attention",
-        "decode rate: one_thread",
+        "decode rate: threads_",
         "TTFT: system_prompt_cache",
         "decode rate: dtype_float32",
-        "decode rate: ours_float32",
     ],
     "sweep": ["batched sampling"],
 }
