@@ -41,6 +41,8 @@ _STRUCTURAL = ("#", "|", "```", "===", ">")
 MIN_BROKEN_LINE = 20
 MAX_HEADING_LINE = 30
 _SENTENCE_PUNCT = re.compile(r"[，。！？；：,;!?]")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*(?:\n|\Z)", re.S)
+_MARKDOWN_HEADING = re.compile(r"^#{1,6} ", re.M)
 
 Piece = Union[str, int]  # literal text, or the number of a match group whose characters are kept
 
@@ -123,17 +125,15 @@ def _remove_between(m: re.Match) -> str:
     if _glue(before, after):
         return " "
     spaced = m.group(0)[:1].isspace()
-    if spaced and before and after and not _is_cjk(before[-1]) and (_is_cjk(after[0]) is False) and after[0].isalnum():
-        return " "
-    return ""
+    return " " if spaced and before and after[:1].isalnum() and not _is_cjk(before[-1]) and not _is_cjk(after[0]) else ""
 
 
 def _front_matter(doc: _Mapped) -> tuple[_Mapped, str]:
-    m = re.match(r"---[ \t]*\n(.*?\n)?---[ \t]*(?:\n|\Z)", doc.text, re.S)
+    m = _FRONT_MATTER.match(doc.text)
     if not m:
         return doc, ""
     title = re.search(r"""^title:[ \t]*["']?(.+?)["']?[ \t]*$""", m.group(1) or "", re.M)
-    return doc.sub(re.compile(r"\A" + re.escape(m.group(0))), ""), (title.group(1).strip() if title else "")
+    return doc.sub(_FRONT_MATTER, ""), (title.group(1).strip() if title else "")
 
 
 def _html_to_markdown(doc: _Mapped) -> tuple[_Mapped, str]:
@@ -238,13 +238,11 @@ def _join_break(m: re.Match, fences: list[tuple[int, int]], markdown: bool) -> S
 
 
 def _promote_pdf_headings(doc: _Mapped) -> _Mapped:
-    """In text without Markdown headings, mark short standalone title lines as headings (`#`/`##`).
+    """Mark short standalone title lines of plain text (no Markdown headings) as headings (`#`/`##`).
 
     PDF exports put a footnote/line marker (`技术细节介绍³`) after their section titles; when a document has
     such markers, only marked lines qualify. A heading is followed by a list or a paragraph of 40+ characters.
     """
-    if re.search(r"^#{1,6} ", doc.text, re.M):
-        return doc
     text = doc.text
     marked = bool(re.search(f"[{SUPERSCRIPT_DIGITS}]", text))
     first = re.search(r"\S", text)
@@ -289,8 +287,10 @@ def clean_text(text: str, kind: str = "markdown") -> CleanText:
     doc = doc.sub(rf"[ \t]*{_STUB}(?:[ \t]*{_STUB})*[ \t]*", _remove_between)
     doc = doc.sub(r"[ \t]+$", "", re.M)
     doc = doc.sub(r"\n{3,}", "\n\n")
-    original_headings = doc
-    doc = _promote_pdf_headings(doc)
+    # In Markdown a blank line ends a paragraph; only in plain text (PDF extraction) can it be a page break.
+    markdown = bool(_MARKDOWN_HEADING.search(doc.text))
+    if not markdown:
+        doc = _promote_pdf_headings(doc)
     doc = doc.sub(rf"[ \t]*(?<![A-Za-z0-9])[{SUPERSCRIPT_DIGITS}]+[ \t]*", _superscript)
     doc = doc.sub(r"^[ \t]*\d{1,3}[ \t]*$", "", re.M)  # page numbers
     doc = doc.sub(r"(?:\A|(?<=\n\n))[ \t]*(?:-[ \t]*){3,}$|^[ \t]*(?:(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})$", "", re.M)
@@ -301,8 +301,6 @@ def clean_text(text: str, kind: str = "markdown") -> CleanText:
     doc = doc.sub(r"(?<=\S)[ \t]{2,}(?=\S)", lambda m: None if _in_spans(m.start(), fences) else " ")
     doc = doc.sub(r"(?<=[，。！？；：、（「『“])[ \t]+|[ \t]+(?=[，。！？；：、）」』”])", "")
     doc = doc.sub(r"\n{3,}", "\n\n")
-    # In Markdown a blank line ends a paragraph; only in plain text (PDF extraction) can it be a page break.
-    markdown = bool(re.search(r"^#{1,6} ", original_headings.text, re.M))
     fences = _fence_spans(doc.text)
     doc = doc.sub(re.compile(r"\n+(?:(?<=\n\n)([ \t]*(?:[-*+]|\d{1,2}[.)、])[ \t]+))?"), lambda m: _join_break(m, fences, markdown))
     doc = doc.sub(r"\A\s+|\s+\Z", "")

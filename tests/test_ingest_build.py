@@ -89,6 +89,7 @@ def test_nothing_changed_is_a_no_op_that_loads_no_model(workspace, monkeypatch):
 
 def test_one_changed_one_removed_one_added_document(workspace):
     corpus, index = workspace
+    (index / "README.md").write_text("not build output", encoding="utf-8")
     old = load_index(index)
     (changed,) = corpus.glob("003_*.txt")
     changed.write_text(changed.read_text(encoding="utf-8") + "\n" + NOTE, encoding="utf-8")
@@ -108,6 +109,7 @@ def test_one_changed_one_removed_one_added_document(workspace):
     hit = new.chunks[new.lexical_search("增量构建测试", 1)[0][0]]
     assert hit.doc_id == changed.name and hit.heading.endswith("新增章节")
     assert new.manifest.hash != old.manifest.hash
+    assert (index / "README.md").read_text(encoding="utf-8") == "not build output"  # swapped-in folder keeps it
 
 
 @pytest.mark.parametrize("failure", [RuntimeError("embedding crashed"), KeyboardInterrupt()])

@@ -24,11 +24,14 @@ def existing_index(tmp_path, corpus_index_dir):
 
 
 @pytest.fixture
-def small_corpus(tmp_path, corpus_dir):
+def small_corpus(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    text = next(corpus_dir.glob("003_*.txt")).read_text(encoding="utf-8")
-    (corpus / "notes.md").write_text(text[: text.index("## GPT 系列")], encoding="utf-8")
+    (corpus / "notes.md").write_text(
+        "# GPT-3\n\nGPT-3 于 2020-05 发布，参数规模 175B，训练 tokens 约 300B。\n\n"
+        "## In-context learning\n\nGPT-3 showed that few-shot prompts work without fine-tuning.\n",
+        encoding="utf-8",
+    )
     (corpus / "slides.pdf").write_bytes(b"%PDF-1.7\n")
     (corpus / "dump.txt").write_bytes(b"\x00\x01\x02binary")
     return corpus
@@ -82,9 +85,9 @@ def test_build_then_no_op_then_rebuild(tmp_path, small_corpus, capsys):
     assert f"warning: skipped {small_corpus / 'dump.txt'}: binary file (contains NUL bytes)" in err
     assert main(args) == 0
     assert "Index up to date" in capsys.readouterr().out
-    assert main(args + ["--rebuild", "--chunk-size", "200", "--chunk-overlap", "20"]) == 0
+    assert main(args + ["--rebuild", "--chunk-size", "60", "--chunk-overlap", "10"]) == 0
     out = capsys.readouterr().out
-    assert "Index built" in out and "200 chars, 20 overlap" in out
+    assert "Index built" in out and "60 chars, 10 overlap" in out
 
 
 def test_help_exits_0(capsys):
