@@ -64,9 +64,10 @@ class BuildReport:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     manifest: Manifest | None = None
+    fallback: bool = False  # the bundled model stands in for the requested one
 
     def summary(self) -> str:
-        fallback = "" if self.embedder_id == self.requested_embedder or self.requested_embedder == "minilm" else f" (fallback for {self.requested_embedder})"
+        fallback = f" (fallback for {self.requested_embedder})" if self.fallback else ""
         if self.up_to_date:
             lines = [
                 f"Index up to date: {self.index}/ ({self.seconds:.2f} s)",
@@ -211,7 +212,10 @@ def build_index(
     if leftover:
         notes.append(leftover)
     chunking = {"chunk_chars": chunk_chars, "chunk_overlap": chunk_overlap, "pipeline": pipeline_fingerprint()}
-    report = BuildReport(index, corpus, spec.model_id, embedder, documents=len(docs), skipped=skipped, chunk_chars=chunk_chars, chunk_overlap=chunk_overlap, notes=notes)
+    report = BuildReport(
+        index, corpus, spec.model_id, embedder, documents=len(docs), skipped=skipped,
+        chunk_chars=chunk_chars, chunk_overlap=chunk_overlap, notes=notes, fallback=spec.notice is not None,
+    )  # fmt: skip
     old = None if rebuild else _previous_index(index, notes)
     if old is not None and old.embedder_id != spec.model_id:
         notes.append(f"the index was built with embedder {old.embedder_id}; rebuilding it with {spec.model_id}")
