@@ -18,6 +18,7 @@ A config file (YAML or TOML, read with `rag.config.read_config_file`) has these 
     closed_book: true                # control: the baseline sampling with no sources
     limit: null                      # only the first N questions
     max_batch: 64                    # rows decoded together by the batched sampler
+    fallback: false                  # true: a model that cannot be loaded is swept extractively (named so)
 
 Unknown keys are rejected by name, like `rag.config`.
 """
@@ -66,6 +67,7 @@ class EvalConfig:
     closed_book: bool = True
     limit: int | None = None
     max_batch: int = 64
+    fallback: bool = False  # sweep extractively (labelled `extractive`) when a model cannot be loaded
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -136,7 +138,7 @@ def eval_config_from_dict(data: dict[str, Any], where: str = "config") -> EvalCo
     if unknown:
         raise UserError(f"unknown key(s) {', '.join(unknown)} in {where}; valid: {', '.join(sorted(_TOP_LEVEL))}")
     values: dict[str, Any] = {}
-    for key in ("name", "qa", "backend", "base_url", "n", "seed", "closed_book", "limit", "max_batch"):
+    for key in ("name", "qa", "backend", "base_url", "n", "seed", "closed_book", "limit", "max_batch", "fallback"):
         if key in data:
             values[key] = data[key]
     if "model" in data or "models" in data:

@@ -247,14 +247,15 @@ def produce(generator: Any, job: PromptJob, max_batch: int) -> Iterator[tuple[li
 
 
 def _load_generator(config: EvalConfig, model: str) -> Any:
-    """The model for a sweep; no silent extractive fallback (the numbers would be mislabelled)."""
+    """The model for a sweep. A model that cannot be loaded is an error unless the config sets `fallback`;
+    then the extractive backend stands in, with the notice, and its results are labelled `extractive`."""
     from rag.generate import load_generator
 
     generator, notice = load_generator(
-        ModelSettings(model=model, backend=config.backend, base_url=config.base_url, fallback=False)
+        ModelSettings(model=model, backend=config.backend, base_url=config.base_url, fallback=config.fallback)
     )
     if notice:
-        print(f"note: {notice}", file=sys.stderr)
+        print(f"warning: {notice}", file=sys.stderr)
     return generator
 
 
@@ -334,6 +335,7 @@ def run_sweep(
         pipeline = Pipeline(settings, index=index, generation=False, progress=progress)
         meta["index"] = pipeline.index_info()
         index_hash = meta["index"]["hash"]
+        first = _load_generator(config, config.models[0])  # fail before retrieval when the model is missing
 
         retrievals = sorted({c.retrieval for c in grid.cells if c.retrieval}, key=retrieval_id)
         hits: dict[tuple[str, str], list[Hit]] = {}
@@ -347,8 +349,8 @@ def run_sweep(
                     hits[(question.id, rid)] = found
                     f.write(json.dumps(_retrieval_record(question, rid, retrieval, found, ms), ensure_ascii=False) + "\n")
 
-        for model in config.models:
-            generator = _load_generator(config, model)
+        for i, model in enumerate(config.models):
+            generator = first if i == 0 else _load_generator(config, model)
             model_id = generator.name
             if model_id in meta["revisions"]:
                 print(f"note: {model} resolves to {model_id}, already swept; skipping it", file=sys.stderr)

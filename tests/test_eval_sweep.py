@@ -221,3 +221,16 @@ def test_report_of_a_damaged_or_foreign_folder_is_a_user_error(tmp_path, capsys)
     assert "not found" in capsys.readouterr().err
     with pytest.raises(Exception, match="run.json"):
         load_run(tmp_path)
+
+
+def test_missing_model_fails_fast_unless_the_config_allows_the_extractive_fallback(tmp_path, corpus_index_dir, capsys):
+    common = ["--limit", "2", "--index", str(corpus_index_dir), "--out", str(tmp_path), "--quiet", "--no-report"]
+    missing = str(tmp_path / "no-such-model")
+    assert run_main(["--config", str(REPO / "eval/configs/nightly.yaml"), "--model", missing, *common]) == 2
+    assert "no-such-model" in capsys.readouterr().err
+    assert not list(tmp_path.glob("*/retrievals.jsonl"))  # failed before retrieving anything
+
+    assert run_main(["--config", str(REPO / "eval/configs/smoke.yaml"), "--model", missing, *common]) == 0
+    assert "answering extractively" in capsys.readouterr().err
+    run_dir = max(p for p in tmp_path.iterdir() if (p / "records.jsonl").exists())
+    assert {r["model"] for r in _records(run_dir)} == {"extractive"}  # labelled as what really answered
