@@ -91,7 +91,7 @@ table { border-collapse: collapse; font-size: 13px; margin: 0.5em 0 1.5em; }
 th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.baseline td { background: #fff3e0; } img { max-width: 100%; margin: 0.5em 0 1.5em; border: 1px solid #eee; }
-.meta td:first-child { font-weight: bold; } .note { color: #555; font-size: 14px; }
+.meta td:first-child { font-weight: bold; } .note { color: #555; font-size: 14px; } .wide { overflow-x: auto; }
 """
 
 SETTINGS_COLUMNS = (
@@ -126,7 +126,7 @@ def html_table(rows: list[dict[str, Any]], columns: tuple[str, ...] | None = Non
         f'<tr class="{"baseline" if r.get("baseline") else ""}">' + "".join(_cell(r.get(c)) for c in columns) + "</tr>"
         for r in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def _img(path: Path) -> str:
