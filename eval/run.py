@@ -325,7 +325,7 @@ def run_sweep(
         for q in questions:
             f.write(json.dumps(qa_item_to_json(q), ensure_ascii=False) + "\n")
     db = RunIndex(runs_dir / INDEX_NAME)
-    db.start_run(run_id=run_id, run_dir=str(run_dir), name=config.name, config_hash=config.hash,
+    db.start_run(run_id=run_id, run_dir=str(run_dir.resolve()), name=config.name, config_hash=config.hash,
                  started_at=meta["started_at"], models=list(config.models), backend=config.backend, git_commit=commit)
     cache = RecordStore(runs_dir / CACHE_FILE)
     records = RecordStore(run_dir / "records.jsonl")
