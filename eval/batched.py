@@ -41,6 +41,8 @@ def apply_repetition_penalty(logits: torch.Tensor, seen: torch.Tensor, penalty: 
     """Penalize every token already in a row's context (`seen[rows, vocab]`), as `RepetitionPenaltyLogitsProcessor`."""
     import torch
 
+    if not bool((penalty != 1).any()):
+        return logits
     penalty = penalty.to(logits.dtype)[:, None]
     penalized = torch.where(logits < 0, logits * penalty, logits / penalty)
     return torch.where(seen & (penalty != 1), penalized, logits)
@@ -71,15 +73,16 @@ def warp_logits(
         kth = torch.topk(scores, int(k[k_on].max())).values.gather(1, (k - 1)[:, None])
         scores = scores.masked_fill((scores < kth) & k_on[:, None], neg_inf)
 
-    p_on = top_p < 1
-    if bool(p_on.any()):
-        sorted_logits, sorted_index = torch.sort(scores, descending=False)
+    p_rows = torch.nonzero(top_p < 1).flatten()
+    if p_rows.numel():
+        chosen = scores[p_rows]
+        sorted_logits, sorted_index = torch.sort(chosen, descending=False)
         cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
         # `generate` compares against the Python float 1 - top_p, rounded once to float32: do the same.
-        threshold = torch.tensor([1.0 - float(p) for p in top_p], dtype=logits.dtype, device=logits.device)
-        remove_sorted = (cumulative <= threshold[:, None]) & p_on[:, None]
+        threshold = torch.tensor([1.0 - float(top_p[i]) for i in p_rows], dtype=logits.dtype, device=logits.device)
+        remove_sorted = cumulative <= threshold[:, None]
         remove_sorted[:, -1] = False
-        scores = scores.masked_fill(remove_sorted.scatter(1, sorted_index, remove_sorted), neg_inf)
+        scores[p_rows] = chosen.masked_fill(remove_sorted.scatter(1, sorted_index, remove_sorted), neg_inf)
 
     m_on = min_p > 0
     if bool(m_on.any()):
@@ -116,15 +119,20 @@ class RowLogitsProcessor:
 
 
 def pick_tokens(scores: torch.Tensor, greedy: torch.Tensor, generators: Sequence[torch.Generator]) -> torch.Tensor:
-    """Argmax for greedy rows; for the others a Gumbel-max draw from softmax(scores) with the row's own generator."""
+    """Argmax for greedy rows; for the others an inverse-CDF draw from softmax(scores) with one uniform number
+    from the row's own generator (so a row's draw does not depend on its batch)."""
     import torch
 
-    rows, vocab = scores.shape
-    noisy = scores.clone()
-    for row in torch.nonzero(~greedy).flatten().tolist():
-        uniform = torch.rand(vocab, generator=generators[row], dtype=scores.dtype, device=scores.device)
-        noisy[row] -= torch.log(-torch.log(uniform))  # uniform = 0 gives -inf: that token is never drawn
-    return noisy.argmax(dim=-1)
+    tokens = scores.argmax(dim=-1)
+    sampled = torch.nonzero(~greedy).flatten()
+    if sampled.numel():
+        cdf = scores[sampled].softmax(dim=-1).double().cumsum(dim=-1)
+        uniform = torch.cat([torch.rand(1, generator=generators[i], dtype=torch.float64) for i in sampled.tolist()])
+        # Scaling by the total keeps the draw inside the support even when float sums fall short of 1; a
+        # zero-probability token never has cdf[i] > x >= cdf[i - 1], so it is never drawn.
+        draw = torch.searchsorted(cdf, (uniform.to(cdf.device) * cdf[:, -1])[:, None], right=True)
+        tokens[sampled] = draw.flatten()
+    return tokens
 
 
 def stop_token_ids(model: Any, tokenizer: Any) -> set[int]:

@@ -202,7 +202,7 @@ def test_first_token_frequencies_match_the_warped_distribution(lively_model, tok
     assert result.pvalue > 1e-3
 
 
-def test_gumbel_draws_use_only_the_rows_own_generator():
+def test_draws_use_only_the_rows_own_generator():
     scores = torch.log_softmax(torch.randn(3, 50, generator=torch.Generator().manual_seed(0)), -1)
     greedy = torch.tensor([False, True, False])
     generators = [torch.Generator().manual_seed(s) for s in (1, 2, 3)]
