@@ -143,7 +143,7 @@ def test_chinese_answer_with_citations_linked_to_marked_spans(browser, extractiv
     link = page.locator("#chat a.rag-cite").first
     target = link.get_attribute("href")
     link.click()
-    assert page.evaluate("location.hash") == target
+    page.wait_for_function("target => location.hash === target", arg=target, timeout=10_000)
     cited = page.locator(f"#chat li{target}")
     assert cited.count() == 1 and cited.locator("mark").first.inner_text().strip()
     page.screenshot(path=str(tmp_path / "citations.png"), full_page=True)
@@ -152,3 +152,30 @@ def test_chinese_answer_with_citations_linked_to_marked_spans(browser, extractiv
     page.wait_for_selector("#eval .rag-empty", timeout=TIMEOUT_MS)
     assert "No eval run yet" in page.inner_text("#eval")
     page.close()
+
+
+def test_second_user_sees_a_queue_position_and_a_stopped_answer_frees_the_model(browser, tiny_url):
+    first, second = browser.new_page(), browser.new_page()
+    for page in (first, second):
+        page.goto(tiny_url)
+        page.wait_for_selector("#question textarea", timeout=TIMEOUT_MS)
+    # A long generation: with seed 1 the tiny model writes all 1000 tokens for this question (no early EOS).
+    for name, value in (("max-new-tokens", "1000"), ("seed", "1")):
+        first.locator(f"#set-{name} input[type=number]").fill(value)
+        first.locator(f"#set-{name} input[type=number]").press("Enter")
+    _ask(first, "LaMDA 是哪一年发布的？")
+    first.wait_for_function(
+        "() => (document.querySelector('#chat .rag-answer')?.innerText || '').replace('▌', '').trim().length > 0",
+        timeout=TIMEOUT_MS,
+    )  # generating: it holds the only generation slot
+    _ask(second, "GPT-3 有多少参数？")
+    second.wait_for_selector("#chat .rag-cursor", timeout=TIMEOUT_MS)
+    second.wait_for_function("() => /queue: 1\\/1/.test(document.querySelector('#chat').innerText)", timeout=TIMEOUT_MS)
+
+    first.locator("#stop").click()
+    first.wait_for_selector("#chat .rag-meta", timeout=TIMEOUT_MS)
+    assert "Stopped: the answer above is what was generated" in first.inner_text("#chat")
+    second.wait_for_selector("#chat .rag-meta", timeout=TIMEOUT_MS)  # the freed slot answers the waiting user
+    assert "rag-error" not in second.inner_html("#chat")
+    first.close()
+    second.close()

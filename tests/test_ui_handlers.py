@@ -226,7 +226,7 @@ def test_retrieval_tab_ranks_chunks_with_scores(extractive):
     assert scores == sorted(scores, reverse=True)
     assert "175B" in html or "1750亿" in html  # the GPT-3 size chunk is among the top 3
     assert "the question is empty" in search_chunks(extractive, "", 3, False)
-    assert "k must be >= 1" in search_chunks(extractive, QUESTION, 0, False)
+    assert "k must be &gt;= 1" in search_chunks(extractive, QUESTION, 0, False)
 
 
 def test_panels_start_from_the_pipeline_settings_and_reset_to_them(extractive):

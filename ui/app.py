@@ -412,7 +412,7 @@ def build_app(pipeline: Pipeline, *, runs_dir: str | Path = "eval/runs", max_con
                 r_html = gr.HTML(elem_id="r-results")
 
             with gr.Tab("Eval", id="eval-tab") as eval_tab:
-                eval_refresh = gr.Button("Reload the latest run", elem_id="eval-refresh")
+                eval_refresh = gr.Button("Reload the latest run", elem_id="eval-refresh", size="sm", scale=0)
                 eval_html = gr.HTML(lambda: render_eval(runs_dir), elem_id="eval")
 
         chat_state, history_state = gr.State([]), gr.State([])
@@ -448,7 +448,8 @@ def build_app(pipeline: Pipeline, *, runs_dir: str | Path = "eval/runs", max_con
 
         gr.on([eval_refresh.click, eval_tab.select], lambda: render_eval(runs_dir), outputs=eval_html, queue=False)
 
-    app.queue(default_concurrency_limit=max_concurrency, max_size=QUEUE_SIZE)
+    # Waiting users get their queue position every second (Gradio's "auto" only updates it when a job starts).
+    app.queue(default_concurrency_limit=max_concurrency, max_size=QUEUE_SIZE, status_update_rate=1)
     return app
 
 

@@ -14,7 +14,7 @@ from rag.citations import CITATION_MARKER
 from rag.types import Answer, Citation, Hit
 
 CONTEXT_CHARS = 80  # original text shown on each side of a cited span
-MARK_CHARS = 600  # a longer cited span is shown with its middle elided
+MARK_CHARS = 1500  # a longer cited span (several merged chunks) is shown with its middle elided
 
 OriginalText = Callable[[str], str]  # doc_id -> the original file's text (pipeline.index.original)
 
