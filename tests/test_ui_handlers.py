@@ -221,7 +221,7 @@ def test_ab_names_the_side_with_bad_settings(extractive):
 def test_retrieval_tab_ranks_chunks_with_scores(extractive):
     html = search_chunks(extractive, QUESTION, 3, False)
     rows = re.findall(r"<tr><td>(\d+)</td><td>([\d.]+)</td>", html)
-    assert [n for n, _ in rows] == ["1", "2", "3"]
+    assert 1 < len(rows) <= 3 and [n for n, _ in rows] == [str(i) for i in range(1, len(rows) + 1)]  # merged neighbours count once
     scores = [float(s) for _, s in rows]
     assert scores == sorted(scores, reverse=True)
     assert "175B" in html or "1750亿" in html  # the GPT-3 size chunk is among the top 3
