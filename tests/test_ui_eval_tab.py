@@ -67,7 +67,7 @@ def test_latest_run_with_its_settings_table_and_every_figure(tmp_path):
 
     html = render_eval(runs)
     assert "2025-06-01T02-00-00Z" in html and "9.9" not in html and "old.png" not in html
-    settings_table = re.search(r"<h3>settings</h3><table.*?</table>", html).group(0)
+    settings_table = re.search(r"<h3>settings</h3><div class=\"rag-table-wrap\"><table.*?</table>", html).group(0)
     header = re.findall(r"<th>(.*?)</th>", settings_table)
     assert header == ["temperature", "top_p", "grounded_accuracy", "ci", "n", "hallucination"]
     assert "<td>0.7123</td>" in settings_table and "<td>[0.61, 0.8]</td>" in settings_table

@@ -365,7 +365,7 @@ def build_app(pipeline: Pipeline, *, runs_dir: str | Path = "eval/runs", max_con
                 with gr.Row():
                     with gr.Column(scale=3):
                         chatbot = gr.Chatbot(
-                            elem_id="chat", label="Answers from the reports", render_markdown=False, height=600,
+                            elem_id="chat", label="Answers from the reports", render_markdown=False, height=660,
                             buttons=["copy"], feedback_options=None,
                             placeholder="Ask about the history of large language models, in Chinese or English.",
                         )  # fmt: skip
@@ -455,7 +455,7 @@ def build_app(pipeline: Pipeline, *, runs_dir: str | Path = "eval/runs", max_con
 
 CSS = """
 .rag-answer { line-height: 1.65; }
-.rag-cite { font-weight: 600; text-decoration: none; padding: 0 .1em; }
+.rag-cite { font-weight: 600; color: var(--color-accent); text-decoration: none; padding: 0 .1em; }
 .rag-citations-title { margin-top: .8em; font-weight: 600; font-size: .9em; }
 .rag-citations { margin: .2em 0 0 1.4em; padding: 0; }
 .rag-citations li { margin: .45em 0; }
@@ -464,7 +464,8 @@ CSS = """
 .rag-span, .rag-heading, .rag-score { color: var(--body-text-color-subdued); font-size: .85em; margin-left: .5em; }
 .rag-excerpt { white-space: pre-wrap; font-size: .9em; border-left: 3px solid var(--border-color-primary);
   padding-left: .6em; margin: .25em 0; }
-.rag-excerpt mark { background: #fde68a; color: #111; padding: 0 .1em; }
+.rag-excerpt { color: var(--body-text-color-subdued); }
+.rag-excerpt mark { background: rgba(250, 204, 21, .3); color: var(--body-text-color); padding: 0 .1em; }
 .rag-sources { margin-top: .6em; font-size: .9em; }
 .rag-refusal { border-left: 4px solid #d97706; background: rgba(217,119,6,.08); padding: .4em .7em; }
 .rag-error { border-left: 4px solid #dc2626; background: rgba(220,38,38,.08); padding: .4em .7em; }
@@ -475,6 +476,7 @@ CSS = """
 .rag-meta { color: var(--body-text-color-subdued); font-size: .78em; margin-top: .6em; }
 .rag-cursor { opacity: .6; }
 .rag-status { display: flex; flex-wrap: wrap; gap: .4em 1.4em; font-size: .9em; }
+.rag-table-wrap { overflow-x: auto; max-width: 100%; }
 .rag-table { border-collapse: collapse; font-size: .88em; margin: .4em 0 1em; }
 .rag-table th, .rag-table td { border: 1px solid var(--border-color-primary); padding: .25em .5em; vertical-align: top; }
 .rag-hits td.rag-excerpt { border-left: 1px solid var(--border-color-primary); }
