@@ -81,6 +81,8 @@ class PendingQuestion:
 
 @dataclass(frozen=True)
 class PendingComparison:
+    """An A/B question with both validated settings, waiting for the generation step."""
+
     question: str
     a: RequestSettings
     b: RequestSettings

@@ -99,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         auth = parse_auth(args.auth if args.auth is not None else os.environ.get(AUTH_ENV))
         if not 0 < args.port < 65536:
             raise UserError(f"--port must be in 1..65535, got {args.port}")
+        if args.max_concurrency < 1:
+            raise UserError(f"--max-concurrency must be >= 1, got {args.max_concurrency}")
         settings = settings_from_args(args)
 
         from rag.pipeline import Pipeline
