@@ -42,6 +42,13 @@ def median_seconds(fn: Callable[[], Any], repeat: int, warmup: int = 0) -> tuple
     return statistics.median(times), times
 
 
+def timed(fn: Callable[[], Any]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of one `fn()` call; CPU time is robust to other load."""
+    cpu, start = time.process_time(), time.perf_counter()
+    fn()
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0-100) with linear interpolation, as numpy's default."""
     import numpy as np

@@ -114,11 +114,12 @@ class _Clock:
 class Speed:
     ttft_s: float  # median time to first token
     decode_tps: float  # median decode rate after the first token
-    runs: list[tuple[float, float]]
+    cpu_s: float  # median CPU seconds of the whole call (all threads): robust to other load on the machine
+    runs: list[tuple[float, float, float]]
 
 
-def _speed(runs: list[tuple[float, float]]) -> Speed:
-    return Speed(statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs), runs)
+def _speed(runs: list[tuple[float, float, float]]) -> Speed:
+    return Speed(*(statistics.median(r[i] for r in runs) for i in range(3)), runs)
 
 
 def generate_kwargs(params: SamplingParams, stop_ids: list[int], pad_id: int) -> dict[str, Any]:
@@ -131,28 +132,30 @@ def generate_kwargs(params: SamplingParams, stop_ids: list[int], pad_id: int) ->
     return {"max_new_tokens": params.max_new_tokens, "eos_token_id": stop_ids, "pad_token_id": pad_id, **sampling}
 
 
-def bare_run(model, input_ids, kwargs: dict[str, Any], seed: int, prefix_cache=None) -> tuple[float, float]:
-    """One `model.generate` call: (seconds to the first new token, decode tokens/s after it)."""
+def bare_run(model, input_ids, kwargs: dict[str, Any], seed: int, prefix_cache=None) -> tuple[float, float, float]:
+    """One `model.generate` call: (seconds to the first new token, decode tokens/s after it, CPU seconds)."""
     import torch
 
     clock = _Clock()
     extra = {"past_key_values": copy.deepcopy(prefix_cache)} if prefix_cache is not None else {}
     torch.manual_seed(seed)
-    start = time.perf_counter()
+    cpu, start = time.process_time(), time.perf_counter()
     with torch.inference_mode():
         out = model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), streamer=clock, **kwargs, **extra)
-    end = time.perf_counter()
+    end, cpu = time.perf_counter(), time.process_time() - cpu
     new = out.shape[1] - input_ids.shape[1]
     _check_length(new, kwargs["max_new_tokens"], "bare generate")
     first = clock.times[1]  # times[0]: generate hands the prompt to the streamer first
-    return first - start, (new - 1) / (end - first)
+    return first - start, (new - 1) / (end - first), cpu
 
 
-def ours_run(generator, messages, params: SamplingParams) -> tuple[float, float]:
+def ours_run(generator, messages, params: SamplingParams) -> tuple[float, float, float]:
     """One `TransformersGenerator.generate` call, timed by the Generation it returns (same points as bare_run)."""
+    cpu = time.process_time()
     g = generator.generate(messages, params)
+    cpu = time.process_time() - cpu
     _check_length(g.new_tokens, params.max_new_tokens, "TransformersGenerator")
-    return g.ttft_ms / 1000, (g.new_tokens - 1) / ((g.generate_ms - g.ttft_ms) / 1000)
+    return g.ttft_ms / 1000, (g.new_tokens - 1) / ((g.generate_ms - g.ttft_ms) / 1000), cpu
 
 
 def _check_length(new: int, wanted: int, what: str) -> None:
@@ -160,7 +163,7 @@ def _check_length(new: int, wanted: int, what: str) -> None:
         raise RuntimeError(f"{what} produced {new} tokens instead of {wanted}; the timing needs full-length runs")
 
 
-def measure(run: Callable[[], tuple[float, float]], repeat: int, warm: Callable[[], Any] | None = None) -> Speed:
+def measure(run: Callable[[], tuple[float, float, float]], repeat: int, warm: Callable[[], Any] | None = None) -> Speed:
     """Median TTFT and decode rate over `repeat` runs, after the untimed `warm()`."""
     if warm:
         warm()
@@ -168,8 +171,8 @@ def measure(run: Callable[[], tuple[float, float]], repeat: int, warm: Callable[
 
 
 def measure_pair(
-    bare: Callable[[], tuple[float, float]],
-    ours: Callable[[], tuple[float, float]],
+    bare: Callable[[], tuple[float, float, float]],
+    ours: Callable[[], tuple[float, float, float]],
     repeat: int,
     warm: Callable[[], Any] | None = None,
 ) -> tuple[Speed, Speed]:
@@ -236,6 +239,7 @@ def bench_generation(
     target_prompt_tokens: int,
     dtype: str = "auto",
     compile_variant: bool = False,
+    only: set[str] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """All generation measurements; returns a JSON-able dict (seconds, tokens/s, bytes, ratios).
@@ -258,7 +262,7 @@ def bench_generation(
     log(f"generation: {model.config.num_hidden_layers} layers, {ours.dtype}, {n_threads} threads, prompt {prompt_tokens} "
         f"tokens ({k_sources} sources), {decode_tokens} decode tokens, {repeat} runs")
 
-    def run_bare(m=model, cache=None) -> Callable[[], tuple[float, float]]:
+    def run_bare(m=model, cache=None) -> Callable[[], tuple[float, float, float]]:
         return lambda: bare_run(m, input_ids, kwargs, params.seed, cache)
 
     def warm(m=model) -> Callable[[], None]:
@@ -293,7 +297,9 @@ def bench_generation(
 
     variants: dict[str, Any] = {}
 
-    def variant(name: str, what: str, run: Callable[[], tuple[float, float]], warm_run: Callable[[], Any], v_dtype: str) -> None:
+    def variant(name: str, what: str, run: Callable[[], tuple[float, float, float]], warm_run: Callable[[], Any], v_dtype: str) -> None:
+        if only is not None and name not in only:
+            return
         log(f"generation variant: {what}")
         variants[name] = {"what": what, "dtype": v_dtype, **_as_json(measure(run, variant_repeat, warm_run))}
 
@@ -303,13 +309,15 @@ def bench_generation(
     few = lambda: threads(other_threads)  # noqa: E731
     variant(f"threads_{other_threads}", f"bare generate, torch.set_num_threads({other_threads})", _inside(few, run_bare()), _inside(few, warm()), ours.dtype)
     cache, prefix_tokens = system_prefix_cache(model, tokenizer, messages, input_ids)
+    result["system_prompt_tokens"] = prefix_tokens
     variant("system_prompt_cache", f"bare generate reusing a copy of the system prompt's KV cache ({prefix_tokens} tokens)", run_bare(cache=cache), None, ours.dtype)
     del cache
 
     other = "float32" if ours.dtype != "float32" else "bfloat16"
-    alt_model = TransformersGenerator(str(folder), dtype=other)._loaded.model
-    variant(f"dtype_{other}", f"bare generate, {other} weights", run_bare(alt_model), warm(alt_model), other)
-    if compile_variant:
+    if only is None or f"dtype_{other}" in only:
+        alt_model = TransformersGenerator(str(folder), dtype=other)._loaded.model
+        variant(f"dtype_{other}", f"bare generate, {other} weights", run_bare(alt_model), warm(alt_model), other)
+    if compile_variant and (only is None or f"static_compile_{ours.dtype}" in only):
         from transformers import CompileConfig
 
         static = {**kwargs, "cache_implementation": "static", "compile_config": CompileConfig(_compile_all_devices=True)}
@@ -324,10 +332,10 @@ def bench_generation(
     return result
 
 
-def _inside(make_context: Callable[[], Any], run: Callable[[], tuple[float, float]]) -> Callable[[], tuple[float, float]]:
+def _inside(make_context: Callable[[], Any], run: Callable[[], tuple[float, float, float]]) -> Callable[[], tuple[float, float, float]]:
     """`run` wrapped in a fresh context manager from `make_context` each call."""
 
-    def timed() -> tuple[float, float]:
+    def timed() -> tuple[float, float, float]:
         with make_context():
             return run()
 
@@ -335,4 +343,4 @@ def _inside(make_context: Callable[[], Any], run: Callable[[], tuple[float, floa
 
 
 def _as_json(speed: Speed) -> dict[str, Any]:
-    return {"ttft_s": speed.ttft_s, "decode_tokens_per_s": speed.decode_tps, "runs": [list(r) for r in speed.runs]}
+    return {"ttft_s": speed.ttft_s, "decode_tokens_per_s": speed.decode_tps, "cpu_s": speed.cpu_s, "runs": [list(r) for r in speed.runs]}

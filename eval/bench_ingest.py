@@ -13,7 +13,7 @@ import statistics
 from pathlib import Path
 from typing import Any, Callable
 
-from eval.bench_figures import median_seconds, quiet_langchain
+from eval.bench_figures import median_seconds, quiet_langchain, timed
 
 EMBEDDER = "minilm"
 
@@ -46,7 +46,7 @@ def _build(corpus: Path, index: Path):
 
 
 def linear_fit(chunks: list[int], seconds: list[float]) -> dict[str, float]:
-    """Least-squares seconds = slope * chunks + intercept, with R²."""
+    """Least-squares seconds = slope * chunks + intercept, with R² (meaningful from three sizes on)."""
     import numpy as np
 
     x, y = np.asarray(chunks, dtype=float), np.asarray(seconds, dtype=float)
@@ -79,9 +79,10 @@ def bench_ingest(corpus: Path, work: Path, scales: list[int], repeat: int, log: 
     raw.encode(texts[:8]), lc_embeddings.embed_documents(texts[:8])  # warm both
 
     log(f"ingest: {len(texts)} chunks; our build vs raw encode vs LangChain FAISS.from_texts, {repeat} runs each")
-    ours_runs, floor_runs, lc_runs = [], [], []
+    ours_runs, ours_cpu, floor_runs, lc_runs = [], [], [], []
     for _ in range(repeat):  # interleaved, so drifting machine load hits all three alike
-        ours_runs.append(median_seconds(lambda: _build(corpus, index), 1)[0])
+        wall, cpu = timed(lambda: _build(corpus, index))
+        ours_runs.append(wall), ours_cpu.append(cpu)
         floor_runs.append(median_seconds(lambda: raw.encode(texts, normalize_embeddings=True), 1)[0])
         lc_runs.append(median_seconds(lambda: FAISS.from_texts(texts, lc_embeddings), 1)[0])
 
@@ -91,17 +92,18 @@ def bench_ingest(corpus: Path, work: Path, scales: list[int], repeat: int, log: 
     if not build_index(corpus, index, EMBEDDER, progress=False).up_to_date:
         raise RuntimeError("the no-op rebuild was not a no-op: the index was rebuilt although nothing changed")
 
-    growth = [{"scale": 1, "chunks": len(texts), "seconds": statistics.median(ours_runs), "runs": 1}]
+    growth = [{"scale": 1, "chunks": len(texts), "seconds": statistics.median(ours_runs), "cpu_seconds": statistics.median(ours_cpu), "runs": repeat}]
     for scale in scales:
         folder = replicated_corpus(corpus, work / f"corpus_x{scale}", scale)
         runs = repeat if scale <= 10 else 1  # the ×100 build takes minutes: one run
         log(f"ingest: corpus ×{scale}, {runs} run(s)")
         reports = []
-        seconds, _ = median_seconds(lambda: reports.append(_build(folder, work / f"index_x{scale}")), runs)
-        growth.append({"scale": scale, "chunks": reports[-1].chunks, "seconds": seconds, "runs": runs})
+        times = [timed(lambda: reports.append(_build(folder, work / f"index_x{scale}"))) for _ in range(runs)]
+        growth.append({"scale": scale, "chunks": reports[-1].chunks, "seconds": statistics.median(t[0] for t in times), "cpu_seconds": statistics.median(t[1] for t in times), "runs": runs})
         shutil.rmtree(folder), shutil.rmtree(work / f"index_x{scale}")
     for g in growth:
         g["ms_per_chunk"] = 1000 * g["seconds"] / g["chunks"]
+        g["cpu_ms_per_chunk"] = 1000 * g["cpu_seconds"] / g["chunks"]
     return {
         "chunks": len(texts),
         "cold_build_s": cold.seconds,
@@ -114,6 +116,5 @@ def bench_ingest(corpus: Path, work: Path, scales: list[int], repeat: int, log: 
         "noop_rebuild_s": noop_s,
         "noop_rebuild_runs_s": noop_runs,
         "growth": growth,
-        "fit": linear_fit([g["chunks"] for g in growth], [g["seconds"] for g in growth]),
-        "per_chunk_ratio_largest_vs_x1": growth[-1]["ms_per_chunk"] / growth[0]["ms_per_chunk"],
+        "fit": linear_fit([g["chunks"] for g in growth], [g["cpu_seconds"] for g in growth]) if len(growth) >= 3 else None,
     }

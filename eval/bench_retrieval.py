@@ -70,7 +70,8 @@ def _latencies(search: Callable[[str], Any], questions: list[str], repeat: int) 
 
 
 def bench_retrieval(index, corpus: Path, repeat: int, limit: int | None, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """p50/p95 latency over the gold questions for both retrievers (each warmed up on the first question)."""
+    """p50/p95 latency over the gold questions for both retrievers (each warmed up on the first question), and
+    of the query embedding alone, which both must pay."""
     from rag.config import RetrievalSettings
     from rag.retrieve import HybridRetriever
 
@@ -80,6 +81,7 @@ def bench_retrieval(index, corpus: Path, repeat: int, limit: int | None, log: Ca
     theirs = langchain_ensemble(index, settings.candidates, settings.rrf_k)
     ours.search(questions[0]), theirs.invoke(questions[0])
     log(f"retrieval: {len(questions)} questions from {source}, {repeat} runs each")
+    embed_ms = _latencies(index.embedder.encode_query, questions, repeat)
     ours_ms = _latencies(ours.search, questions, repeat)
     theirs_ms = _latencies(theirs.invoke, questions, repeat)
     return {
@@ -91,6 +93,8 @@ def bench_retrieval(index, corpus: Path, repeat: int, limit: int | None, log: Ca
         "ours_p95_ms": percentile(ours_ms, 95),
         "langchain_p50_ms": percentile(theirs_ms, 50),
         "langchain_p95_ms": percentile(theirs_ms, 95),
+        "query_embedding_p50_ms": percentile(embed_ms, 50),
+        "query_embedding_p95_ms": percentile(embed_ms, 95),
         "ours_ms": ours_ms,
         "langchain_ms": theirs_ms,
     }

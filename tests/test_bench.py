@@ -9,10 +9,11 @@ from eval.bench import main
 
 EXPECTED = {
     "memory": ["read bandwidth", "rag.ask peak RSS, random Qwen3 folder", "rag.ask peak RSS, default model"],
-    "ingest": ["full build (", "full build vs LangChain", "no-op rebuild", "build ×2", "linear fit"],
-    "retrieval": ["hybrid retriever p50", "hybrid retriever p95"],
+    "ingest": ["full build (", "full build vs LangChain", "no-op rebuild", "build ×2", "build ×3", "linear fit"],
+    "retrieval": ["hybrid retriever p50", "hybrid retriever p95", "query embedding alone"],
     "generation": [
         "TTFT, rag TransformersGenerator",
+        "CPU time per call",
         "decode rate, rag TransformersGenerator",
         "bandwidth bound",
         "decode rate, bare generate",
