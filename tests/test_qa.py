@@ -11,6 +11,7 @@ import pytest
 from eval.metrics import contains_alias
 from eval.qa import DEFAULT_QA, QA_TYPES, QAItem, load_qa
 from ingest.errors import UserError
+from ingest.load import corpus_files
 
 DOC = "002_6ac13b971160b9c7.txt"
 GOOD = {
@@ -47,7 +48,7 @@ def test_shipped_set_meets_the_issue_composition(shipped: list[QAItem], corpus_d
     assert types["unanswerable"] >= 20
     assert types["cross_lingual"] >= 5
     assert types["conflict"] >= 3
-    assert {e.doc for item in shipped for e in item.evidence} == {p.name for p in corpus_dir.iterdir()}
+    assert {e.doc for item in shipped for e in item.evidence} == {p.name for p in corpus_files(corpus_dir)}
 
 
 def test_shipped_item_kinds_are_consistent(shipped: list[QAItem]) -> None:
