@@ -91,7 +91,7 @@ class ModelSettings:
     backend: str = "transformers"  # transformers | openai | extractive
     base_url: str | None = None  # OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1
     api_key_env: str = "OPENAI_API_KEY"  # environment variable holding the server's key, if any
-    dtype: str = "auto"  # auto (bfloat16 on CPU and CUDA; measured faster here) | bfloat16 | float16 | float32
+    dtype: str = "auto"  # auto (bfloat16 where the hardware has it, else float32 on CPU) | bfloat16 | float16 | float32
     device: str = "auto"  # auto | cpu | cuda | mps
     fallback: bool = True  # answer extractively, with a notice, when the model cannot be loaded
 

@@ -36,10 +36,16 @@ def test_loads_once_per_process(gen: TransformersGenerator, tiny_qwen_dir: Path)
     assert gen.count_tokens("GPT-3 有多少参数？") > 0 and gen.count_tokens("") == 0
 
 
-def test_auto_dtype_is_bfloat16_on_cpu(tiny_qwen_dir: Path) -> None:
+def test_auto_dtype_follows_the_cpu(tiny_qwen_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
-    assert pick_dtype("auto", "cpu") == "bfloat16" and pick_dtype("float32", "cpu") == "float32"
+    from rag.generators import transformers_lm
+
+    assert pick_dtype("float32", "cpu") == "float32"
+    monkeypatch.setattr(transformers_lm, "cpu_has_native_bf16", lambda: False)
+    assert pick_dtype("auto", "cpu") == "float32"
+    monkeypatch.setattr(transformers_lm, "cpu_has_native_bf16", lambda: True)
+    assert pick_dtype("auto", "cpu") == "bfloat16"
     assert load_model(str(tiny_qwen_dir)).model.dtype == torch.bfloat16
 
 

@@ -49,17 +49,27 @@ def pick_device(device: str = "auto") -> str:
 
 
 def pick_dtype(dtype: str, device: str) -> str:
-    """bfloat16 on CPU and CUDA (on this CPU Qwen3-0.6B-shaped decoding ran at 7.2 tokens/s in bfloat16 vs 4.5
-    in float32), float16 on MPS or CUDA without bfloat16; an explicit dtype is kept."""
+    """The dtype for "auto": bfloat16 on CPUs with native bfloat16 (AVX-512 BF16 or AMX), float32 on other CPUs,
+    bfloat16 on CUDA when supported else float16, float16 on MPS; an explicit dtype is kept.
+
+    Measured with a Qwen3-0.6B-shaped model: on a Xeon with AVX-512 BF16, decode ran 7.2 tokens/s in bfloat16 vs
+    4.5 in float32; on an AVX2-only EPYC, bfloat16 was emulated and slower (prefill 8.4x, decode 0.45x)."""
     if dtype != "auto":
         return dtype
     if device == "mps":
         return "float16"
-    if device == "cuda":
-        import torch
+    import torch
 
+    if device == "cuda":
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-    return "bfloat16"
+    return "bfloat16" if cpu_has_native_bf16() else "float32"
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 in hardware (AVX-512 BF16 or AMX tiles), as PyTorch's CPU kernels see it."""
+    import torch
+
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
 def split_gguf(path: str) -> tuple[str, str | None]:
