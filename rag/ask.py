@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--model", help=f"Hub id, alias ({', '.join(MODEL_ALIASES)}), local folder or .gguf file (default {_default(ModelSettings, 'model')})")
     g.add_argument("--backend", choices=["transformers", "openai", "extractive"], help="default transformers")
     g.add_argument("--base-url", help="OpenAI-compatible server for --backend openai, e.g. http://127.0.0.1:8000/v1")
-    g.add_argument("--dtype", choices=["auto", "bfloat16", "float16", "float32"], help="default auto (bfloat16)")
+    g.add_argument("--dtype", choices=["auto", "bfloat16", "float16", "float32"], help="default auto: bfloat16 on GPUs and on CPUs with AVX-512 BF16/AMX, else float32")
     g.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="default auto")
     g.add_argument("--fallback", action=argparse.BooleanOptionalAction, default=None, help="answer extractively when the model cannot be loaded (default on)")
     g.add_argument("--prompt", help="named prompt template (default 'default'; see the README)")
