@@ -14,7 +14,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -316,9 +316,18 @@ def _build(docs, old, spec, chunking, report: BuildReport, started: float, progr
 
 
 def ensure_index(settings: IndexSettings | None = None, progress: bool = True) -> Index:
-    """The index described by `settings`, built if missing and updated if the corpus, chunking or
-    embedder changed (with the summary on stderr). Without a corpus folder an existing index is used as is."""
+    """The index at `settings.index`, built with `settings` if missing, else updated for corpus changes only
+    (summary on stderr). An existing index keeps the embedder and chunking it was built with, so asking a
+    question never re-chunks or re-embeds an index built by `python -m ingest` with other settings; that
+    command changes them. Without a corpus folder an existing index is used as is."""
     settings = settings or IndexSettings()
+    existing = _previous_index(Path(settings.index), [])
+    if existing is not None:
+        chunking = existing["chunking"]
+        settings = replace(
+            settings, embedder=existing["embedder"]["name"],
+            chunk_chars=chunking["chunk_chars"], chunk_overlap=chunking["chunk_overlap"],
+        )  # fmt: skip
     if not Path(settings.corpus).is_dir() and (Path(settings.index) / "manifest.json").exists():
         print(f"note: corpus folder {settings.corpus}/ not found; using the existing index {settings.index}/ as built", file=sys.stderr)
         return load_index(settings.index)

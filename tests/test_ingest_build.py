@@ -182,6 +182,16 @@ def test_an_index_is_never_queried_with_another_embedder(tiny, capsys):
     assert "rebuilding it with sentence-transformers/all-MiniLM-L6-v2" in capsys.readouterr().err
 
 
+def test_asking_keeps_the_embedder_and_chunking_an_index_was_built_with(tiny, capsys):
+    corpus, index = tiny
+    build_index(corpus, index, "minilm", chunk_chars=300, chunk_overlap=50, progress=False)
+    built = load_index(index).manifest["hash"]
+    capsys.readouterr()
+    kept = ensure_index(IndexSettings(str(corpus), str(index)), progress=False)  # defaults: bge-m3, 500/80
+    assert kept.manifest["hash"] == built and kept.manifest["chunking"]["chunk_chars"] == 300
+    assert capsys.readouterr().err == ""  # no rebuild, no Hub probe for the default embedder
+
+
 def test_an_unavailable_embedder_falls_back_once_and_loudly(tiny, capsys):
     corpus, index = tiny
     report = build_index(corpus, index, "example-org/not-cached-embedder", progress=False)
