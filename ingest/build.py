@@ -202,7 +202,7 @@ def build_index(
         found = f"{len(skipped)} file(s) skipped" if skipped else "it is empty"
         raise UserError(f"no reports to index in {corpus}/ ({found}); add .md, .txt or .html files")
 
-    from ingest.embed import load_spec, resolve_embedder, warn_once
+    from ingest.embed import load_resolved, resolve_embedder, warn_once
 
     spec = resolve_embedder(embedder)
     if spec.notice:
@@ -230,10 +230,10 @@ def build_index(
         report.chunks, report.dim, report.unchanged = old["counts"]["chunks"], old.dim, sorted(doc_hashes)
         report.seconds = time.perf_counter() - started
         return report
-    return _build(docs, old, spec, chunking, report, started, progress, load_spec)
+    return _build(docs, old, spec, chunking, report, started, progress, load_resolved)
 
 
-def _build(docs, old, spec, chunking, report: BuildReport, started: float, progress: bool, load_spec) -> BuildReport:
+def _build(docs, old, spec, chunking, report: BuildReport, started: float, progress: bool, load_resolved) -> BuildReport:
     from ingest.chunk import chunk_document, embedding_text, make_splitter
     from ingest.clean import clean_text
     from ingest.lexical import tokenize
@@ -272,6 +272,8 @@ def _build(docs, old, spec, chunking, report: BuildReport, started: float, progr
         tokens += doc_tokens
     report.removed = sorted(set(old["documents"]) - {d.doc_id for d in docs}) if old is not None else []
 
+    embedder, spec = load_resolved(spec)
+    report.embedder_id, report.fallback = spec.model_id, spec.notice is not None
     # Vectors: reuse every stored vector whose chunk text is unchanged (same embedder), embed the rest.
     reusable: dict[str, np.ndarray] = {}
     if previous is not None and previous.manifest.embedder_id == spec.model_id:
@@ -279,7 +281,6 @@ def _build(docs, old, spec, chunking, report: BuildReport, started: float, progr
         reusable = {_text_key(embedding_text(c)): stored[row] for row, c in enumerate(previous.chunks)}
     texts = [embedding_text(c) for c in chunks]
     missing = [i for i, t in enumerate(texts) if _text_key(t) not in reusable]
-    embedder = load_spec(spec)
     vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
     for i, t in enumerate(texts):
         if _text_key(t) in reusable:

@@ -131,12 +131,19 @@ def load_embedder(name: str = DEFAULT_EMBEDDER, *, fallback: bool = True) -> Emb
     spec = resolve_embedder(name, fallback=fallback)
     if spec.notice:
         warn_once(spec.notice)
+    return load_resolved(spec, fallback=fallback)[0]
+
+
+def load_resolved(spec: EmbedderSpec, *, fallback: bool = True) -> tuple[Embedder, EmbedderSpec]:
+    """Load a resolved embedder; when its weights fail to load (a broken folder, an interrupted download),
+    the bundled one with a loud warning. Returns the embedder and the spec actually loaded."""
     try:
-        return load_spec(spec)
+        return load_spec(spec), spec
     except (OSError, ValueError, RuntimeError) as exc:
+        name = spec.requested
         if not fallback or spec.name == BUNDLED_EMBEDDER_ALIAS:
             raise UserError(f"cannot load embedding model {name}: {type(exc).__name__}: {exc}") from exc
         problem = f"cannot load embedding model {name} ({type(exc).__name__}: {exc}); check the model folder or run `hf download {name}` again"
         bundled = _bundled(name, _fallback_notice(name, problem))
         warn_once(bundled.notice)
-        return load_spec(bundled)
+        return load_spec(bundled), bundled

@@ -207,6 +207,18 @@ def test_an_unavailable_embedder_falls_back_once_and_loudly(tiny, capsys):
     assert again.up_to_date and capsys.readouterr().err == ""  # same model resolved: nothing to rebuild, no repeat
 
 
+def test_an_embedder_folder_that_fails_to_load_falls_back_loudly(tiny, tmp_path, capsys):
+    corpus, index = tiny
+    broken = tmp_path / "broken-embedder"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    report = build_index(corpus, index, str(broken), progress=False)
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1 and f"cannot load embedding model {broken}" in err and MINILM in err
+    assert report.fallback and report.embedder_id == MINILM
+    assert load_index(index).manifest["embedder"]["id"] == MINILM
+
+
 def test_embedder_without_fallback_raises_the_fix():
     with pytest.raises(UserError, match=r"cannot load embedding model example-org/absent.*hf download example-org/absent"):
         ingest.embed.load_embedder("example-org/absent", fallback=False)
