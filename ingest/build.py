@@ -160,6 +160,14 @@ def _previous_index(index: Path, notes: list[str]) -> Manifest | None:
         return None
 
 
+def _readable_manifest(index: Path) -> Manifest | None:
+    """The manifest of the index at `index`, or None when there is none or it cannot be read."""
+    try:
+        return read_manifest(index)
+    except UserError:
+        return None
+
+
 def _embed(embedder, texts: list[str], progress: bool) -> np.ndarray:
     """Vectors for `texts` (in order), embedded shortest first so each batch pads little."""
     from tqdm import tqdm
@@ -322,12 +330,13 @@ def ensure_index(settings: IndexSettings | None = None, progress: bool = True) -
     question never re-chunks or re-embeds an index built by `python -m ingest` with other settings; that
     command changes them. Without a corpus folder an existing index is used as is."""
     settings = settings or IndexSettings()
-    existing = _previous_index(Path(settings.index), [])
+    existing = _readable_manifest(Path(settings.index))
     if existing is not None:
-        chunking = existing["chunking"]
+        chunking = existing.get("chunking") or {}
         settings = replace(
-            settings, embedder=existing["embedder"]["name"],
-            chunk_chars=chunking["chunk_chars"], chunk_overlap=chunking["chunk_overlap"],
+            settings, embedder=existing["embedder"].get("name", settings.embedder),
+            chunk_chars=chunking.get("chunk_chars", settings.chunk_chars),
+            chunk_overlap=chunking.get("chunk_overlap", settings.chunk_overlap),
         )  # fmt: skip
     if not Path(settings.corpus).is_dir() and (Path(settings.index) / "manifest.json").exists():
         print(f"note: corpus folder {settings.corpus}/ not found; using the existing index {settings.index}/ as built", file=sys.stderr)

@@ -190,8 +190,9 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stdin: Tex
             answer = pipeline.ask(question, history=history if args.question is None else None, on_token=on_token)
             for notice in answer.notices:
                 print(f"notice: {notice}", file=sys.stderr)
-            if args.json:
-                out.write(json.dumps(answer.to_json(), ensure_ascii=False) + "\n")
+            if args.json:  # a script reading only stdout still learns that the model fell back
+                record = {**answer.to_json(), "notices": [*pipeline.notices, *answer.notices]}
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
             else:
                 print_answer(answer, out, streamed=stream)
             out.flush()

@@ -54,19 +54,7 @@ class Pipeline:
         return {
             "question": question,
             "sources": [
-                {
-                    "n": n,
-                    "doc": h.chunk.doc_id,
-                    "heading": h.chunk.heading,
-                    "chunk_id": h.chunk.chunk_id,
-                    "start": h.chunk.start,
-                    "end": h.chunk.end,
-                    "text": h.chunk.text,
-                    "score": h.score,
-                    "dense_rank": h.dense_rank,
-                    "lexical_rank": h.lexical_rank,
-                    "rerank_score": h.rerank_score,
-                }
+                {**h.to_json(n), "dense_rank": h.dense_rank, "lexical_rank": h.lexical_rank, "rerank_score": h.rerank_score}
                 for n, h in enumerate(hits, start=1)
             ],
             "index": self.index_info(),

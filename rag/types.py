@@ -19,6 +19,11 @@ class Hit:
     lexical_rank: int | None = None
     rerank_score: float | None = None
 
+    def to_json(self, n: int) -> dict[str, Any]:
+        """This hit as source `n` of the documented `--json` shape."""
+        c = self.chunk
+        return {"n": n, "doc": c.doc_id, "heading": c.heading, "chunk_id": c.chunk_id, "start": c.start, "end": c.end, "text": c.text, "score": self.score}
+
 
 @dataclass(frozen=True)
 class Generation:
@@ -70,19 +75,7 @@ class Answer:
             "thinking": self.thinking,
             "truncated": self.truncated,
             "citations": [dataclasses.asdict(c) for c in self.citations],
-            "sources": [
-                {
-                    "n": n,
-                    "doc": h.chunk.doc_id,
-                    "heading": h.chunk.heading,
-                    "chunk_id": h.chunk.chunk_id,
-                    "start": h.chunk.start,
-                    "end": h.chunk.end,
-                    "text": h.chunk.text,
-                    "score": h.score,
-                }
-                for n, h in enumerate(self.sources, start=1)
-            ],
+            "sources": [h.to_json(n) for n, h in enumerate(self.sources, start=1)],
             "params": self.params,
             "model": self.model,
             "backend": self.backend,

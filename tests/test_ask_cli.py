@@ -62,7 +62,9 @@ def test_questions_from_stdin_give_one_json_line_each(base):
 
 def test_missing_model_falls_back_with_one_notice(base, tmp_path, capsys):
     code, out = run(["GPT-3 有多少参数？", "--model", str(tmp_path / "nowhere"), "--json", *base])
-    assert code == 0 and json.loads(out)["backend"] == "extractive"
+    record = json.loads(out)
+    assert code == 0 and record["backend"] == "extractive"
+    assert len(record["notices"]) == 1 and "nowhere" in record["notices"][0]
     notices = [line for line in capsys.readouterr().err.splitlines() if line.startswith("notice:")]
     assert len(notices) == 1 and "nowhere" in notices[0]
 
