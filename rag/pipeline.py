@@ -116,7 +116,7 @@ class Pipeline:
                 "new_tokens": generation.new_tokens,
                 "tokens_per_s": round(tokens_per_s, 2),
             },
-            notices=list(built.notices),
+            notices=[n for n in [self.retriever.rerank_notice(retrieval), *built.notices] if n],
         )
 
     def status(self) -> dict[str, Any]:

@@ -147,7 +147,11 @@ class HybridRetriever:
             from sentence_transformers import CrossEncoder
 
             self._reranker = CrossEncoder(locate_model(name, "reranker"))
-        except ModelUnavailable as exc:
-            self._reranker_failed = str(exc)
-            print(f"warning: reranking is off: {exc}", file=sys.stderr)
+        except (ModelUnavailable, OSError, ValueError, RuntimeError) as exc:
+            self._reranker_failed = f"reranking is off: {exc}"
+            print(f"warning: {self._reranker_failed}", file=sys.stderr)
         return self._reranker
+
+    def rerank_notice(self, settings: RetrievalSettings) -> str | None:
+        """Why reranking asked for in `settings` did not happen (the reranker could not be loaded), else None."""
+        return self._reranker_failed if settings.rerank else None

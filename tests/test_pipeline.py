@@ -135,3 +135,36 @@ def test_status_names_model_backend_and_index(retrieval_pipeline):
     assert status["index"]["documents"] == 5 and status["index"]["chunks"] > 100
     assert status["index"]["embedder"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert status["index"]["built_at"].startswith("20")
+
+
+@pytest.fixture(scope="module")
+def tiny_reranker(tmp_path_factory) -> str:
+    """A random-weight one-layer BERT cross-encoder (the bundled MiniLM's tokenizer), saved as a local folder."""
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from ingest.embed import bundled_model_path
+
+    folder = tmp_path_factory.mktemp("tiny-reranker")
+    tokenizer = AutoTokenizer.from_pretrained(bundled_model_path())
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, num_labels=1)  # fmt: skip
+    BertForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def test_reranking_orders_sources_by_the_cross_encoder(retrieval_pipeline, tiny_reranker):
+    hits = retrieval_pipeline.retrieve("GPT-3 有多少参数？", RetrievalSettings(k=5, rerank=True, reranker=tiny_reranker))
+    scores = [h.rerank_score for h in hits]
+    assert len(hits) >= 3 and all(s is not None for s in scores)
+    assert scores == sorted(scores, reverse=True)  # a merged source keeps its better-ranked part's score
+
+
+def test_unavailable_reranker_turns_reranking_off_with_a_notice(corpus_dir, corpus_index_dir, corpus_index, tmp_path, capsys):
+    pipeline = Pipeline(settings_for(corpus_dir, corpus_index_dir), index=corpus_index)
+    retrieval = RetrievalSettings(rerank=True, reranker=str(tmp_path / "no-reranker-here"))
+    answer = pipeline.ask("GPT-3 有多少参数？", retrieval=retrieval)
+    assert answer.sources and all(h.rerank_score is None for h in answer.sources)
+    assert any(n.startswith("reranking is off") and "no-reranker-here" in n for n in answer.notices)
+    assert capsys.readouterr().err.count("warning: reranking is off") == 1
+    assert not any("reranking" in n for n in pipeline.ask("GPT-3 有多少参数？").notices)  # not asked: no notice
