@@ -2,7 +2,7 @@
 
     python -m eval.report RUN                 # RUN = a run folder, a run id under --runs, or `latest`
     python -m eval.report RUN --compare OTHER [--fail-on-regression] [--tolerance 0.02]
-    python -m eval.report latest --fail-on-regression    # against the previous run of the same config
+    python -m eval.report latest --name nightly --fail-on-regression   # vs the previous run of the same config
     python -m eval.report --trend [--name nightly]       # runs.sqlite → trend.png
 
 `--fail-on-regression` exits with status 1 when any setting's grounded accuracy fell by more than the tolerance
@@ -187,16 +187,18 @@ def render_html(data: RunData, summary: dict[str, Any], drawn: list[Path]) -> st
 # ---- CLI --------------------------------------------------------------------------------------------------
 
 
-def resolve_run(spec: str, runs_dir: Path) -> Path:
-    """A run folder from a path, a run id under `runs_dir`, or `latest` (newest complete run in runs.sqlite)."""
+def resolve_run(spec: str, runs_dir: Path, name: str | None = None) -> Path:
+    """A run folder from a path, a run id under `runs_dir`, or `latest` (newest complete run in runs.sqlite,
+    of the config named `name` when given)."""
     if spec == "latest":
         db = runs_dir / INDEX_NAME
         if not db.is_file():
             raise UserError(f"no run index at {db}; run a sweep first or pass a run folder")
         with RunIndex(db) as index:
-            runs = index.runs()
+            runs = index.runs(name=name)
         if not runs:
-            raise UserError(f"{db} lists no complete run yet; run a sweep first")
+            of = f" of config {name!r}" if name else ""
+            raise UserError(f"{db} lists no complete run{of} yet; run a sweep first")
         return Path(runs[-1]["run_dir"])
     for candidate in (Path(spec), runs_dir / spec):
         if (candidate / "run.json").is_file():
@@ -230,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("run", nargs="?", help="run folder, run id under --runs, or `latest`")
     parser.add_argument("--runs", default=DEFAULT_RUNS_DIR, help=f"runs folder holding runs.sqlite (default {DEFAULT_RUNS_DIR})")
     parser.add_argument("--trend", action="store_true", help="draw grounded accuracy over time into RUNS/trend.png")
-    parser.add_argument("--name", help="with --trend: only runs of this config name (e.g. nightly)")
+    parser.add_argument("--name", help="only runs of this config name (e.g. nightly): for `latest` and --trend")
     parser.add_argument("--compare", metavar="RUN", help="compare with this run (pinned baseline) instead of the previous one")
     parser.add_argument("--fail-on-regression", action="store_true",
                         help="exit 1 when grounded accuracy dropped significantly by more than --tolerance")
@@ -250,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
         if not args.run:
             raise UserError("pass a run folder (or `latest`), or --trend")
-        run_dir = resolve_run(args.run, runs_dir)
+        run_dir = resolve_run(args.run, runs_dir, args.name)
         if not args.no_redraw:
             files = write_report(run_dir)
             print(f"report: {files.html} ({len(files.figures)} figures, {files.summary.name})")

@@ -214,6 +214,10 @@ def test_cli_extractive_run_and_regression_gate(tmp_path, corpus_index_dir, caps
     assert (runs / "trend.png").read_bytes().startswith(PNG)
     assert report_main(["nope", "--runs", str(runs)]) == 2
     assert "not found" in capsys.readouterr().err
+    # `latest` of one config: the smoke run is found by name, a config that never ran is a clear error.
+    assert report_main(["latest", "--name", "smoke", "--runs", str(runs), "--no-redraw", "--fail-on-regression"]) == 0
+    assert report_main(["latest", "--name", "nightly", "--runs", str(runs)]) == 2
+    assert "no complete run of config 'nightly'" in capsys.readouterr().err
 
 
 def test_report_of_a_damaged_or_foreign_folder_is_a_user_error(tmp_path, capsys):
