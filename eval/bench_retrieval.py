@@ -56,16 +56,21 @@ def langchain_ensemble(index, candidates: int, rrf_k: int):
     return EnsembleRetriever(retrievers=[bm25, dense], weights=[0.5, 0.5], c=rrf_k)
 
 
-def _latencies(search: Callable[[str], Any], questions: list[str], repeat: int) -> list[float]:
-    """Per question, the median milliseconds of `repeat` searches."""
-    out = []
+def _latencies(searches: dict[str, Callable[[str], Any]], questions: list[str], repeat: int) -> dict[str, list[float]]:
+    """Per searcher, per question, the median milliseconds of `repeat` searches. The searchers take turns on
+    each question (the order rotates every run), so drifting machine load hits them alike."""
+    names = list(searches)
+    out: dict[str, list[float]] = {name: [] for name in names}
     for q in questions:
-        times = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            search(q)
-            times.append((time.perf_counter() - start) * 1000)
-        out.append(statistics.median(times))
+        times: dict[str, list[float]] = {name: [] for name in names}
+        for run in range(repeat):
+            shift = run % len(names)
+            for name in names[shift:] + names[:shift]:
+                start = time.perf_counter()
+                searches[name](q)
+                times[name].append((time.perf_counter() - start) * 1000)
+        for name in names:
+            out[name].append(statistics.median(times[name]))
     return out
 
 
@@ -81,9 +86,8 @@ def bench_retrieval(index, corpus: Path, repeat: int, limit: int | None, log: Ca
     theirs = langchain_ensemble(index, settings.candidates, settings.rrf_k)
     ours.search(questions[0]), theirs.invoke(questions[0])
     log(f"retrieval: {len(questions)} questions from {source}, {repeat} runs each")
-    embed_ms = _latencies(index.embedder.encode_query, questions, repeat)
-    ours_ms = _latencies(ours.search, questions, repeat)
-    theirs_ms = _latencies(theirs.invoke, questions, repeat)
+    ms = _latencies({"embed": index.embedder.encode_query, "ours": ours.search, "theirs": theirs.invoke}, questions, repeat)
+    embed_ms, ours_ms, theirs_ms = ms["embed"], ms["ours"], ms["theirs"]
     return {
         "questions": len(questions),
         "source": source,

@@ -28,11 +28,14 @@ def _shingles(text: str, n: int = 4) -> set[str]:
     return {compact[i : i + n] for i in range(max(1, len(compact) - n + 1))}
 
 
-def is_near_duplicate(a: str, b: str, threshold: float = NEAR_DUPLICATE_CONTAINMENT) -> bool:
-    """Whether the shorter text is (almost) contained in the longer one, by character 4-gram containment."""
-    sa, sb = _shingles(a), _shingles(b)
+def _contained(sa: set[str], sb: set[str], threshold: float = NEAR_DUPLICATE_CONTAINMENT) -> bool:
     small = min(len(sa), len(sb))
     return small > 0 and len(sa & sb) / small >= threshold
+
+
+def is_near_duplicate(a: str, b: str, threshold: float = NEAR_DUPLICATE_CONTAINMENT) -> bool:
+    """Whether the shorter text is (almost) contained in the longer one, by character 4-gram containment."""
+    return _contained(_shingles(a), _shingles(b), threshold)
 
 
 def _overlap_len(left: str, right: str, max_len: int = 400) -> int:
@@ -122,10 +125,13 @@ class HybridRetriever:
         if settings.rerank:
             hits = self._rerank(question, hits, settings)
         kept: list[Hit] = []
+        kept_shingles: list[set[str]] = []  # each candidate's shingles are computed once per search
         for hit in hits:
-            if any(is_near_duplicate(hit.chunk.text, k.chunk.text) for k in kept):
+            shingles = _shingles(hit.chunk.text)
+            if any(_contained(shingles, other) for other in kept_shingles):
                 continue
             kept.append(hit)
+            kept_shingles.append(shingles)
             if len(kept) == settings.k:
                 break
         return merge_adjacent(kept)
