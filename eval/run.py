@@ -76,6 +76,7 @@ class Produced:
     new_tokens: int
     latency_ms: float  # wall time of the call that made it, divided by the samples it made
     batch_rows: int
+    request_seed: int | None = None  # the seed sent, when it is not the sample's own (openai: n per request)
 
 
 @dataclass
@@ -222,7 +223,7 @@ def _produce_openai(generator: Any, job: PromptJob) -> Iterator[tuple[list[Pendi
         generations = generator.generate_n(job.messages, params, len(pending))
         per_ms = (time.perf_counter() - t0) * 1000 / len(pending)
         for p, g in zip(pending, generations):
-            yield [p], Produced(g.answer, g.thinking, g.truncated, g.new_tokens, per_ms, len(pending))
+            yield [p], Produced(g.answer, g.thinking, g.truncated, g.new_tokens, per_ms, len(pending), params.seed)
 
 
 def _produce_single(generator: Any, job: PromptJob) -> Iterator[tuple[list[PendingSample], Produced]]:
@@ -402,6 +403,7 @@ def run_sweep(
 
 
 def _record(p: PendingSample, job: PromptJob, produced: Produced, commit: str) -> dict[str, Any]:
+    sent = {} if produced.request_seed is None else {"request_seed": produced.request_seed}
     return {
         "key": p.key.digest,
         **dataclasses.asdict(p.key),
@@ -415,6 +417,7 @@ def _record(p: PendingSample, job: PromptJob, produced: Produced, commit: str) -
         "new_tokens": produced.new_tokens,
         "latency_ms": round(produced.latency_ms, 2),
         "batch_rows": produced.batch_rows,
+        **sent,
         "notices": job.notices,
         "git_commit": commit,
         "created_at": utc_now(),

@@ -26,6 +26,7 @@ from eval.report import main as report_main
 from eval.run import CACHE_FILE, run_sweep
 from eval.run import main as run_main
 from rag.prompt import REFUSAL_ZH, template_hash
+from tests.fixtures.openai_stub import OpenAIStub
 
 REPO = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -238,3 +239,25 @@ def test_missing_model_fails_fast_unless_the_config_allows_the_extractive_fallba
     assert "answering extractively" in capsys.readouterr().err
     run_dir = max(p for p in tmp_path.iterdir() if (p / "records.jsonl").exists())
     assert {r["model"] for r in _records(run_dir)} == {"extractive"}  # labelled as what really answered
+
+
+def test_openai_sweep_asks_n_samples_per_cell_and_records_the_seed_it_sent(tmp_path, corpus_index_dir):
+    """One request per question and cell with the config's n; each record keeps its own key seed and the
+    seed that request actually carried (sample 0's)."""
+    stub = OpenAIStub().start()
+    try:
+        runs = tmp_path / "runs"
+        code = run_main(["--config", str(REPO / "eval/configs/smoke.yaml"), "--backend", "openai", "--base-url",
+                         stub.base_url, "--model", "tiny-qwen", "--limit", "2", "--index", str(corpus_index_dir),
+                         "--out", str(runs), "--quiet", "--no-report"])
+        requests = [r for r in stub.requests if "messages" in r]
+    finally:
+        stub.stop()
+    assert code == 0
+    assert len(requests) == 2 * CELLS and {r["n"] for r in requests} == {SAMPLES}
+    records = list(read_jsonl(next(runs.glob("2*/records.jsonl"))))
+    assert len(records) == 2 * CELLS * SAMPLES
+    for rec in records:
+        first = next(r for r in records if (r["question_id"], r["setting_id"], r["sample"]) == (rec["question_id"], rec["setting_id"], 0))
+        assert rec["request_seed"] == first["seed"] and rec["batch_rows"] == SAMPLES
+    assert {r["seed"] for r in requests} == {r["request_seed"] for r in records}
