@@ -71,12 +71,14 @@ def _is_loopback(host: str) -> bool:
 
 
 def serve(app: gr.Blocks, *, host: str, port: int, share: bool = False, auth: tuple[str, str] | None = None, block: bool = True) -> None:
-    """Launch `app` with the page's look; `block=False` returns once the server is up (tests)."""
+    """Launch `app` with the page's look and print its URL once it answers; `block=False` returns then (tests)."""
     from ui.app import CSS, theme
 
     if not (_is_loopback(host) or auth) or (share and not auth):
         print("warning: the page is reachable from other machines without a login; pass --auth user:pass", file=sys.stderr)
     try:
+        # Never block inside launch: the URL is printed only after launch returns, when Gradio has checked
+        # that the server answers, so a client reading the line can connect at once.
         app.launch(
             server_name=host,
             server_port=port,
@@ -84,13 +86,17 @@ def serve(app: gr.Blocks, *, host: str, port: int, share: bool = False, auth: tu
             auth=auth,
             css=CSS,
             theme=theme(),
-            prevent_thread_lock=not block,
+            prevent_thread_lock=True,
             ssr_mode=False,
             footer_links=[],
-            quiet=not block,
+            quiet=True,
         )
     except OSError as exc:
         raise UserError(f"cannot serve on {host}:{port} ({exc}); pass a free --port or another --host") from exc
+    public = f", public link {app.share_url}" if share and app.share_url else ""
+    print(f"Serving on http://{host}:{port}{public}  (Ctrl+C stops)", file=sys.stderr, flush=True)
+    if block:
+        app.block_thread()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,7 +116,6 @@ def main(argv: list[str] | None = None) -> int:
         for notice in pipeline.notices:
             print(f"notice: {notice}", file=sys.stderr)
         app = build_app(pipeline, runs_dir=args.runs_dir, max_concurrency=args.max_concurrency)
-        print(f"Serving on http://{args.host}:{args.port}  (Ctrl+C stops)", file=sys.stderr)
         serve(app, host=args.host, port=args.port, share=args.share, auth=auth)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
