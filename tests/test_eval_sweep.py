@@ -126,6 +126,41 @@ def test_report_files_are_valid(smoke_run):
     assert db.execute("SELECT count(*) FROM settings WHERE run_id = ?", (result.run_id,)).fetchone() == (CELLS,)
 
 
+@pytest.mark.parametrize("cjk_font", [True, False])
+def test_figures_are_bilingual_with_a_cjk_font_and_english_without(smoke_run, monkeypatch, cjk_font):
+    """Without a CJK font the labels are English only: no boxes, no "Glyph missing" warnings."""
+    import warnings
+
+    import matplotlib
+    from matplotlib.text import Text
+
+    from eval import figures
+    from eval.analysis import summarize
+    from eval.report import draw_figures
+
+    _, result, _ = smoke_run
+    texts: list[str] = []
+    save = figures._save
+    monkeypatch.setattr(figures, "_save", lambda fig, path: (texts.extend(t.get_text() for t in fig.findobj(Text)), save(fig, path))[1])
+    monkeypatch.setattr(figures, "pick_cjk_font", lambda: "Noto Sans CJK SC" if cjk_font else None)
+    figures.setup_matplotlib.cache_clear()
+    try:
+        data = load_run(result.run_dir)
+        # DejaVu Sans alone has no Chinese glyphs: any Chinese label left would warn "Glyph … missing".
+        with matplotlib.rc_context({"font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans"]}), warnings.catch_warnings():
+            if not cjk_font:
+                warnings.simplefilter("error")
+            drawn = draw_figures(data, summarize(data))
+    finally:
+        figures.setup_matplotlib.cache_clear()
+    assert len(drawn) >= 7 and texts
+    chinese = [t for t in texts if re.search(r"[\u4e00-\u9fff]", t)]
+    if cjk_font:
+        assert any("有据正确率 grounded accuracy" in t for t in chinese)
+    else:
+        assert chinese == [] and any("grounded accuracy" in t for t in texts)
+
+
 def test_rerun_is_all_cache_hits(smoke_run, smoke_config, corpus_index):
     runs, first, _ = smoke_run
     again = run_sweep(smoke_config, runs, progress=False, index=corpus_index)
