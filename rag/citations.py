@@ -41,6 +41,11 @@ def parse_citations(answer: str, n_sources: int) -> list[int]:
     return list(dict.fromkeys(found))
 
 
+def strip_citations(answer: str) -> str:
+    """The answer without its citation markers (they number sources of their own turn only)."""
+    return re.sub(r"[ \t]+([。，；：！？.,;:!?])", r"\1", re.sub(r"\s*" + CITATION_MARKER.pattern, "", answer, flags=re.IGNORECASE)).strip()
+
+
 def map_citations(numbers: Sequence[int], sources: Sequence[Hit]) -> list[Citation]:
     """Each cited number → its document, heading path, span in the original file and chunk text."""
     citations = []

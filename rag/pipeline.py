@@ -12,7 +12,7 @@ from dataclasses import asdict
 from typing import Any, Callable
 
 from ingest.errors import UserError
-from rag.citations import is_refusal, map_citations, parse_citations
+from rag.citations import is_refusal, map_citations, parse_citations, strip_citations
 from rag.config import RetrievalSettings, SamplingParams, Settings
 from rag.prompt import PROMPTS, build_messages, rewrite_followup, template_hash
 from rag.retrieve import HybridRetriever
@@ -71,7 +71,12 @@ class Pipeline:
         on_token: Callable[[str], None] | None = None,
         stop: threading.Event | None = None,
     ) -> Answer:
-        """Answer one question (a follow-up is rewritten into a standalone question before retrieval)."""
+        """Answer one question in a conversation.
+
+        `history` holds the earlier (question, answer) turns, oldest first. A follow-up is rewritten into a
+        standalone question (`rewrite_followup`); retrieval and the model both get that one, and the model also
+        sees the earlier turns (citation markers removed) as far as the context window allows.
+        """
         if self.generator is None:
             raise UserError("this pipeline was opened for retrieval only; open it with generation=True to ask")
         question = _checked(question)
@@ -86,7 +91,10 @@ class Pipeline:
         hits = self.retriever.search(standalone, retrieval)
         retrieve_ms = (time.perf_counter() - t0) * 1000
 
-        built = build_messages(question, hits, prompt, generator=self.generator, max_new_tokens=sampling.max_new_tokens)
+        turns = [(q, strip_citations(a)) for q, a in history or []]
+        built = build_messages(
+            standalone, hits, prompt, generator=self.generator, max_new_tokens=sampling.max_new_tokens, history=turns
+        )
         sources = hits[: len(built.sources)]
         generation = self.generator.generate(built.messages, sampling, on_token=on_token, stop=stop)
         numbers = parse_citations(generation.answer, len(sources))

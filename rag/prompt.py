@@ -208,14 +208,18 @@ def build_messages(
     max_new_tokens: int = 256,
     count_tokens: Callable[[str], int] | None = None,
     context_window: int | None = None,
+    history: Sequence[tuple[str, str]] = (),
 ) -> BuiltPrompt:
-    """System + user messages for `question` over `sources`, trimmed to the context budget.
+    """System message, earlier turns, then the user message with `question` over `sources`, within the budget.
 
     The budget is the context window minus `max_new_tokens` minus the system prompt, the question and the
     chat-template overhead. Tokens are counted with `count_tokens`, else `generator.count_tokens`, else
-    `estimate_tokens`; the window is `context_window`, else `generator.context_window`, else 32768. Sources
-    are kept in rank order while they fit (the last one may be shortened); a question longer than half the
-    room is cut. Both come back as notices. A `max_new_tokens` that leaves no room raises UserError.
+    `estimate_tokens`; the window is `context_window`, else `generator.context_window`, else 32768. A question
+    longer than half the room is cut. `history` holds earlier (question, answer) turns, oldest first: the most
+    recent ones that fit in a quarter of what is left are kept whole, as plain user/assistant messages before
+    the sources (sources outrank old turns). Sources are kept in rank order while they fit (the last one may
+    be shortened). Whatever gives way comes back as a notice. A `max_new_tokens` that leaves no room raises
+    UserError.
     """
     tmpl = _template(template)
     lang = detect_language(question)
@@ -239,10 +243,18 @@ def build_messages(
             f"(context window {window}, max_new_tokens {max_new_tokens})"
         )
         q_tokens = count(question)
+    turns = _recent_turns(history, (room - q_tokens) // 4, count)
+    if len(turns) < len(history):
+        notices.append(
+            f"only the last {len(turns)} of {len(history)} earlier turns fit the context window ({window} tokens)"
+        )
+    turn_messages = [
+        {"role": role, "content": text} for q, a in turns for role, text in (("user", q), ("assistant", a))
+    ]
     blocks: list[str] = []
     kept: list[Hit] = []
     if tmpl.use_sources:
-        left = room - q_tokens
+        left = room - q_tokens - sum(count(m["content"]) + CHAT_OVERHEAD_TOKENS // 4 for m in turn_messages)
         for n, hit in enumerate(sources, start=1):
             block = render_source(n, hit)
             cost = count(block) + 2  # the blank line between blocks
@@ -264,9 +276,22 @@ def build_messages(
             )
     messages = [
         {"role": "system", "content": system},
+        *turn_messages,
         {"role": "user", "content": _user_message(tmpl, lang, blocks, question)},
     ]
     return BuiltPrompt(messages=messages, sources=kept, notices=notices, language=lang, template=tmpl.name)
+
+
+def _recent_turns(history: Sequence[tuple[str, str]], limit: int, count: Callable[[str], int]) -> list[tuple[str, str]]:
+    """The most recent whole turns whose messages fit in `limit` tokens, oldest first."""
+    kept: list[tuple[str, str]] = []
+    for q, a in reversed(history):
+        cost = count(q) + count(a) + CHAT_OVERHEAD_TOKENS // 2
+        if cost > limit:
+            break
+        kept.append((q, a))
+        limit -= cost
+    return kept[::-1]
 
 
 _SOURCE_BLOCK = re.compile(r'<source id="(\d+)"(?: \w+="[^"\n]*")*>\n(.*?)\n</source>', re.DOTALL)
