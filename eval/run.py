@@ -304,7 +304,7 @@ def run_sweep(
     """Run (or resume) a sweep; returns where it went and how many samples were generated vs taken from cache.
 
     `on_record` is called after each new record is safely written (progress hooks, tests). `index` reuses an
-    already opened index instead of `ensure_index(config.index)`.
+    already opened index instead of `open_index(config.index)`.
     """
     from tqdm import tqdm
 
@@ -436,6 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--base-url", help="OpenAI-compatible server for --backend openai")
     parser.add_argument("--qa", help="QA set (JSONL) instead of the config's")
     parser.add_argument("--index", help="index folder instead of the config's (built there if missing)")
+    parser.add_argument("--update-index", action="store_true", help="bring an existing index up to date with the corpus first (default: a stale index is an error)")
     parser.add_argument("--out", default=DEFAULT_RUNS_DIR, help=f"runs folder (default {DEFAULT_RUNS_DIR})")
     parser.add_argument("--no-report", action="store_true", help="skip writing the report at the end")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -449,8 +450,10 @@ def main(argv: list[str] | None = None) -> int:
             limit=args.limit, backend=args.backend, base_url=args.base_url, qa=args.qa,
             models=(args.model,) if args.model else None,
         )
-        if args.index:
-            config = config.with_overrides(index=dataclasses.replace(config.index, index=args.index))
+        if args.index or args.update_index:
+            config = config.with_overrides(
+                index=dataclasses.replace(config.index, index=args.index or config.index.index, update=args.update_index or config.index.update)
+            )
         result = run_sweep(config, args.out, progress=not args.quiet)
         print(f"run {result.run_id}: {result.questions} questions, {result.generated} samples generated, "
               f"{result.cached} from cache → {result.run_dir}")

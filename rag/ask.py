@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--index", help=f"index folder (default {_default(IndexSettings, 'index')})")
     g.add_argument("--corpus", help=f"corpus folder (default {_default(IndexSettings, 'corpus')})")
     g.add_argument("--embedder", help=f"embedding model for a new index (default {_default(IndexSettings, 'embedder')}; 'minilm' = bundled)")
+    g.add_argument("--update-index", action="store_true", default=None, help="bring an existing index up to date with the corpus first (default: a stale index is an error)")
 
     g = p.add_argument_group("output")
     g.add_argument("--json", action="store_true", help="one JSON object per question (shape documented in the README)")
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Defaults, then the config file, then the flags."""
     overrides: dict[str, Any] = {
-        "index": {"index": args.index, "corpus": args.corpus, "embedder": args.embedder},
+        "index": {"index": args.index, "corpus": args.corpus, "embedder": args.embedder, "update": args.update_index},
         "retrieval": {
             "k": args.k,
             "candidates": args.candidates,

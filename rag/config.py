@@ -14,8 +14,10 @@ from typing import Any
 
 from ingest.config import IndexSettings
 from ingest.errors import UserError
+from ingest.fields import check_field_types
 
 DEFAULT_MODEL = "Qwen/Qwen3-0.6B"
+MAX_SEED = 2**32 - 1  # the range every engine accepts (numpy, torch, vLLM, llama.cpp)
 BACKENDS = ("transformers", "openai", "extractive")
 
 # Short names for the family users compare; each maps to its instruct/chat repository on the Hub.
@@ -43,6 +45,7 @@ class SamplingParams:
     thinking: bool = False  # Qwen3 `enable_thinking`; reasoning is returned apart from the answer
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         if not self.temperature >= 0:
             raise UserError(f"temperature must be >= 0 (0 = greedy), got {self.temperature}")
         if not 0 < self.top_p <= 1:
@@ -55,8 +58,8 @@ class SamplingParams:
             raise UserError(f"repetition_penalty must be > 0 (1.0 = off), got {self.repetition_penalty}")
         if self.max_new_tokens < 1:
             raise UserError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
-        if self.seed < 0:
-            raise UserError(f"seed must be >= 0, got {self.seed}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise UserError(f"seed must be in [0, {MAX_SEED}], got {self.seed}")
 
     @property
     def greedy(self) -> bool:
@@ -75,6 +78,7 @@ class RetrievalSettings:
     reranker: str = "BAAI/bge-reranker-v2-m3"  # multilingual cross-encoder; off with a warning if unloadable
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         if self.k < 1:
             raise UserError(f"k must be >= 1, got {self.k}")
         if self.candidates < self.k:
@@ -96,6 +100,7 @@ class ModelSettings:
     fallback: bool = True  # answer extractively, with a notice, when the model cannot be loaded
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         if self.backend not in BACKENDS:
             raise UserError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
         if self.backend == "openai" and not self.base_url:
@@ -135,8 +140,8 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
         raise UserError(f"unknown setting(s) {', '.join(unknown)} in {where}; valid: {', '.join(sorted(valid))}")
     try:
         return cls(**values)
-    except TypeError as exc:
-        raise UserError(f"bad value in {where}: {exc}") from exc
+    except UserError as exc:
+        raise UserError(f"{exc} (in {where})") from None
 
 
 def settings_from_dict(data: dict[str, Any], where: str = "config") -> Settings:
@@ -152,7 +157,10 @@ def settings_from_dict(data: dict[str, Any], where: str = "config") -> Settings:
         if not isinstance(section, dict):
             raise UserError(f"section [{name}] in {where} must be a table of settings, got {section!r}")
         parts[name] = _build(cls, section, f"[{name}] of {where}")
-    return Settings(**parts, prompt=str(data.get("prompt", "default")))
+    prompt = data.get("prompt", "default")
+    if not isinstance(prompt, str):
+        raise UserError(f"prompt in {where} must be a template name (a string), got {prompt!r}")
+    return Settings(**parts, prompt=prompt)
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -160,7 +168,10 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"config file {path} not found; pass an existing .toml or .yaml file")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"config file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     try:
         if path.suffix == ".toml":
             if sys.version_info >= (3, 11):

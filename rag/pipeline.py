@@ -23,13 +23,13 @@ class Pipeline:
     """The assistant: `retrieve(question)` and `ask(question)` over one index and one model."""
 
     def __init__(self, settings: Settings | None = None, *, generator=None, index=None, generation: bool = True, progress: bool = True):
-        from ingest.build import ensure_index
+        from ingest.build import open_index
 
         self.settings = settings or Settings()
         if self.settings.prompt not in PROMPTS:
             raise UserError(f"unknown prompt template {self.settings.prompt!r}; choose one of {', '.join(PROMPTS)}")
         self.notices: list[str] = []
-        self.index = index if index is not None else ensure_index(self.settings.index, progress=progress)
+        self.index = index if index is not None else open_index(self.settings.index, progress=progress)
         self.retriever = HybridRetriever(self.index, self.settings.retrieval)
         self.retriever.warm_up()
         self.generator = generator

@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--index", help="index folder (default index)")
     g.add_argument("--corpus", help="corpus folder (default corpus)")
     g.add_argument("--embedder", help="embedding model for a new index (default BAAI/bge-m3; 'minilm' = bundled)")
+    g.add_argument("--update-index", action="store_true", default=None, help="bring an existing index up to date with the corpus first (default: a stale index is an error)")
     return p
 
 
@@ -45,7 +46,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return load_settings(
         args.config,
         {
-            "index": {"index": args.index, "corpus": args.corpus, "embedder": args.embedder},
+            "index": {"index": args.index, "corpus": args.corpus, "embedder": args.embedder, "update": args.update_index},
             "model": {"model": args.model, "backend": args.backend, "base_url": args.base_url},
         },
     )
