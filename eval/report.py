@@ -26,7 +26,7 @@ from eval.config import DEFAULT_RUNS_DIR
 from eval.regression import DEFAULT_TOLERANCE, compare_runs
 from eval.run_index import RunIndex
 from eval.trend import INDEX_NAME, write_trend
-from ingest.errors import UserError
+from ingest.errors import OneLineArgumentParser, UserError, parse_args
 
 SUMMARY = "summary.json"
 REPORT = "report.html"
@@ -228,7 +228,7 @@ def check_against(run_dir: Path, reference_dir: Path, tolerance: float, out=None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m eval.report", description=__doc__.split("\n")[0])
+    parser = OneLineArgumentParser(prog="python -m eval.report", description=__doc__.split("\n")[0])
     parser.add_argument("run", nargs="?", help="run folder, run id under --runs, or `latest`")
     parser.add_argument("--runs", default=DEFAULT_RUNS_DIR, help=f"runs folder holding runs.sqlite (default {DEFAULT_RUNS_DIR})")
     parser.add_argument("--trend", action="store_true", help="draw grounded accuracy over time into RUNS/trend.png")
@@ -243,7 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), argv)
+    if isinstance(args, int):  # --help (0) or a bad flag (2, one line already printed)
+        return args
     runs_dir = Path(args.runs)
     try:
         if args.trend:

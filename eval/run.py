@@ -33,7 +33,7 @@ from eval.qa import QAItem, load_qa
 from eval.records import RecordKey, RecordStore, git_commit, messages_hash
 from eval.run_index import RunIndex
 from eval.trend import INDEX_NAME
-from ingest.errors import UserError
+from ingest.errors import OneLineArgumentParser, UserError, parse_args
 from rag.config import ModelSettings, RetrievalSettings, Settings
 from rag.prompt import build_messages, template_hash
 from rag.types import Hit
@@ -428,7 +428,7 @@ def _record(p: PendingSample, job: PromptJob, produced: Produced, commit: str) -
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m eval.run", description=__doc__.split("\n")[0])
+    parser = OneLineArgumentParser(prog="python -m eval.run", description=__doc__.split("\n")[0])
     parser.add_argument("--config", required=True, help="sweep config (.yaml/.yml/.toml), e.g. eval/configs/smoke.yaml")
     parser.add_argument("--limit", type=int, help="only the first N questions of the QA set")
     parser.add_argument("--model", help="sweep this model instead of the config's models (Hub id, alias or path)")
@@ -444,7 +444,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), argv)
+    if isinstance(args, int):  # --help (0) or a bad flag (2, one line already printed)
+        return args
     try:
         config = load_eval_config(args.config).with_overrides(
             limit=args.limit, backend=args.backend, base_url=args.base_url, qa=args.qa,

@@ -6,16 +6,11 @@ import argparse
 import sys
 
 from ingest.config import DEFAULT_EMBEDDER, IndexSettings
-from ingest.errors import UserError
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line and exit status 2, like every UserError
-        self.exit(2, f"error: {message} (see `python -m ingest --help`)\n")
+from ingest.errors import OneLineArgumentParser, UserError, parse_args
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = OneLineArgumentParser(
         prog="python -m ingest",
         description="Clean, chunk and embed the reports in the corpus folder into a FAISS + BM25 index. "
         "Incremental: only changed documents are re-embedded; a run with no changes returns at once.",
@@ -37,10 +32,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = parser().parse_args(argv)
-    except SystemExit as exc:  # --help (0) or a bad flag (2, message already printed)
-        return int(exc.code or 0)
+    args = parse_args(parser(), argv)
+    if isinstance(args, int):  # --help (0) or a bad flag (2, message already printed)
+        return args
     from ingest.build import build_index
 
     try:

@@ -14,7 +14,7 @@ from dataclasses import fields
 from typing import Any, Callable, TextIO
 
 from ingest.config import IndexSettings
-from ingest.errors import UserError
+from ingest.errors import OneLineArgumentParser, UserError, parse_args
 from rag.config import MODEL_ALIASES, ModelSettings, RetrievalSettings, SamplingParams, Settings, load_settings
 from rag.types import Answer, Hit
 
@@ -27,7 +27,7 @@ def _default(cls: type, name: str) -> Any:
 
 def build_parser() -> argparse.ArgumentParser:
     """The `rag.ask` argument parser; every flag's help shows its default."""
-    p = argparse.ArgumentParser(
+    p = OneLineArgumentParser(
         prog="python -m rag.ask",
         description="Answer a question from the reports in corpus/, citing the sources as [1], [2], …",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -144,6 +144,13 @@ def print_answer(answer: Answer, out: TextIO, streamed: bool) -> None:
 
 
 def _questions(args: argparse.Namespace, stdin: TextIO, interactive: bool) -> Any:
+    try:
+        yield from _read_questions(args, stdin, interactive)
+    except UnicodeDecodeError as exc:
+        raise UserError(f"standard input is not valid UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); pass UTF-8 text") from None
+
+
+def _read_questions(args: argparse.Namespace, stdin: TextIO, interactive: bool) -> Any:
     if args.question == "-":
         for line in stdin:
             if line.strip():
@@ -166,7 +173,9 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stdin: Tex
     """Run the CLI; returns the exit status (2 for bad input)."""
     out = stdout or sys.stdout
     stdin = stdin or sys.stdin
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), argv)
+    if isinstance(args, int):  # --help (0) or a bad flag (2, one line already printed)
+        return args
     try:
         if args.question is not None and args.question != "-" and not args.question.strip():
             raise UserError("the question is empty; pass a question, e.g. python -m rag.ask \"GPT-3 有多少参数？\"")
@@ -182,7 +191,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stdin: Tex
             if args.retrieval_only:
                 hits = pipeline.retrieve(question)
                 if args.json:
-                    out.write(json.dumps(pipeline.retrieval_json(question, hits), ensure_ascii=False) + "\n")
+                    out.write(json.dumps(pipeline.retrieval_json(question, hits), ensure_ascii=False, allow_nan=False) + "\n")
                 else:
                     format_sources(hits, out)
                 continue
@@ -193,7 +202,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stdin: Tex
                 print(f"notice: {notice}", file=sys.stderr)
             if args.json:  # a script reading only stdout still learns that the model fell back
                 record = {**answer.to_json(), "notices": [*pipeline.notices, *answer.notices]}
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                out.write(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")
             else:
                 print_answer(answer, out, streamed=stream)
             out.flush()

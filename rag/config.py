@@ -133,11 +133,16 @@ class Settings:
 _SECTIONS = {"index": IndexSettings, "retrieval": RetrievalSettings, "model": ModelSettings, "sampling": SamplingParams}
 
 
+def _shown(names) -> str:
+    """Names from a user's file for a one-line message: odd ones (control characters, not text) quoted."""
+    return ", ".join(n if isinstance(n, str) and n.isprintable() and n.strip() else repr(n) for n in sorted(names, key=str))
+
+
 def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     valid = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - valid)
+    unknown = set(values) - valid
     if unknown:
-        raise UserError(f"unknown setting(s) {', '.join(unknown)} in {where}; valid: {', '.join(sorted(valid))}")
+        raise UserError(f"unknown setting(s) {_shown(unknown)} in {where}; valid: {', '.join(sorted(valid))}")
     try:
         return cls(**values)
     except UserError as exc:
@@ -146,11 +151,9 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
 
 def settings_from_dict(data: dict[str, Any], where: str = "config") -> Settings:
     """Build Settings from nested sections `{index:{…}, retrieval:{…}, model:{…}, sampling:{…}, prompt}`."""
-    unknown = sorted(set(data) - set(_SECTIONS) - {"prompt"})
+    unknown = set(data) - set(_SECTIONS) - {"prompt"}
     if unknown:
-        raise UserError(
-            f"unknown section(s) {', '.join(unknown)} in {where}; valid: {', '.join(sorted(_SECTIONS))}, prompt"
-        )
+        raise UserError(f"unknown section(s) {_shown(unknown)} in {where}; valid: {', '.join(sorted(_SECTIONS))}, prompt")
     parts = {}
     for name, cls in _SECTIONS.items():
         section = data.get(name) or {}
@@ -188,7 +191,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - parser errors differ by library; report them as one line
-        raise UserError(f"cannot parse config file {path}: {exc}") from exc
+        raise UserError(f"cannot parse config file {path}: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict):
         raise UserError(f"config file {path} must hold a mapping of sections, got {type(data).__name__}")
     return data
@@ -201,6 +204,8 @@ def load_settings(path: str | Path | None = None, overrides: dict[str, dict[str,
         if section == "prompt":
             data["prompt"] = values
             continue
-        data.setdefault(section, {})
-        data[section] = {**data[section], **{k: v for k, v in values.items() if v is not None}}
+        current = data.get(section) or {}
+        if not isinstance(current, dict):
+            raise UserError(f"section [{section}] in {path} must be a table of settings, got {current!r}")
+        data[section] = {**current, **{k: v for k, v in values.items() if v is not None}}
     return settings_from_dict(data, str(path) if path else "settings")

@@ -147,4 +147,8 @@ class Pipeline:
 def _checked(question: str) -> str:
     if not question or not question.strip():
         raise UserError("the question is empty; type a question about the reports")
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError as exc:  # undecodable bytes from argv or a file arrive as lone surrogates
+        raise UserError(f"the question is not valid UTF-8 text (at character {exc.start + 1}); pass it as UTF-8") from None
     return question.strip()

@@ -8,7 +8,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from ingest.errors import UserError
+from ingest.errors import OneLineArgumentParser, UserError, parse_args
 from rag.config import BACKENDS, MODEL_ALIASES, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ AUTH_ENV = "RAG_UI_AUTH"  # "user:pass", used when --auth is not given
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineArgumentParser(
         prog="python -m ui",
         description="Serve the question-answering page: chat with citations, A/B settings, retrieval, eval results.",
         epilog="Generation settings (temperature, top_p, …) start from the config file and are changed in the page.",
@@ -101,7 +101,9 @@ def serve(app: gr.Blocks, *, host: str, port: int, share: bool = False, auth: tu
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), argv)
+    if isinstance(args, int):  # --help (0) or a bad flag (2, one line already printed)
+        return args
     try:
         auth = parse_auth(args.auth if args.auth is not None else os.environ.get(AUTH_ENV))
         if not 0 < args.port < 65536:
