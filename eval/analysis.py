@@ -9,6 +9,7 @@ without a model. All metrics come from `eval.metrics`, all statistics from `eval
 from __future__ import annotations
 
 import json
+import sys
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -78,7 +79,9 @@ def load_run(run_dir: str | Path) -> RunData:
     if (run_dir / "retrievals.jsonl").exists():
         retrievals = {(r["question_id"], r["retrieval_id"]): r for r in read_jsonl(run_dir / "retrievals.jsonl")}
     records_path = run_dir / "records.jsonl"
-    records = list({r["key"]: r for r in read_jsonl(records_path)}.values()) if records_path.exists() else []
+    damaged = lambda message: print(f"warning: {message}", file=sys.stderr)  # noqa: E731 - reported, never fatal
+    lines = read_jsonl(records_path, on_damaged=damaged) if records_path.exists() else []
+    records = list({r["key"]: r for r in lines if isinstance(r, dict) and isinstance(r.get("key"), str)}.values())
     return RunData(run_dir, meta, questions, retrievals, records)
 
 

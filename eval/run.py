@@ -16,7 +16,9 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import os
 import re
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -31,7 +33,7 @@ from eval.grid import Cell, Grid, derive_seed, expand_grid, retrieval_id
 from eval.metrics import evidence_recall_at_k, mrr
 from eval.qa import QAItem, load_qa
 from eval.records import RecordKey, RecordStore, git_commit, messages_hash
-from eval.run_index import RunIndex
+from eval.run_index import Heartbeat, RunIndex
 from eval.trend import INDEX_NAME
 from ingest.errors import OneLineArgumentParser, UserError, parse_args
 from rag.config import ModelSettings, RetrievalSettings, Settings
@@ -320,16 +322,23 @@ def run_sweep(
         "started_at": utc_now(), "finished_at": None, "status": "running", "git_commit": commit,
         "backend": config.backend, "revisions": {}, "index": None, "cells": [_cell_json(grid, c) for c in grid.cells],
         "baseline": grid.baseline.id, "varying": list(grid.varying), "generated": 0, "cached": 0,
+        "pid": os.getpid(), "host": socket.gethostname(),
     }
     _write_json(run_dir / "run.json", meta)
+    heartbeat = Heartbeat(run_dir)
+    heartbeat.beat()
     with (run_dir / "questions.jsonl").open("w", encoding="utf-8") as f:
         for q in questions:
             f.write(json.dumps(qa_item_to_json(q), ensure_ascii=False) + "\n")
-    db = RunIndex(runs_dir / INDEX_NAME)
-    db.start_run(run_id=run_id, run_dir=str(run_dir.resolve()), name=config.name, config_hash=config.hash,
-                 started_at=meta["started_at"], models=list(config.models), backend=config.backend, git_commit=commit)
+    # The stores are opened (and a damaged line reported) before the run is registered.
     cache = RecordStore(runs_dir / CACHE_FILE)
     records = RecordStore(run_dir / "records.jsonl")
+    meta["skipped_cache_lines"] = cache.skipped_lines
+    db = RunIndex(runs_dir / INDEX_NAME)
+    for dead in db.interrupted:
+        print(f"note: run {dead} had died without finishing; marked interrupted in {db.path}", file=sys.stderr)
+    db.start_run(run_id=run_id, run_dir=str(run_dir.resolve()), name=config.name, config_hash=config.hash,
+                 started_at=meta["started_at"], models=list(config.models), backend=config.backend, git_commit=commit)
     status = "failed"
     try:
         settings = Settings(index=config.index)
@@ -345,6 +354,7 @@ def run_sweep(
                 for retrieval in retrievals:
                     rid = retrieval_id(retrieval)
                     t0 = time.perf_counter()
+                    heartbeat.beat()
                     found = pipeline.retrieve(question.question, retrieval)
                     ms = (time.perf_counter() - t0) * 1000
                     hits[(question.id, rid)] = found
@@ -383,6 +393,7 @@ def run_sweep(
                             cache.append(record)
                             records.append(record)
                             meta["generated"] += 1
+                            heartbeat.beat()
                             bar.update(1)
                             if on_record:
                                 on_record(record)
