@@ -177,6 +177,7 @@ def build_index(
     *,
     fallback: bool = True,
     wait: bool = False,
+    max_file_mb: float = IndexSettings.max_file_mb,
 ) -> BuildReport:
     """Build or update the index at `index` from the reports in `corpus`; UserError on bad input.
 
@@ -185,26 +186,25 @@ def build_index(
     or with `wait` is waited for.
     """
     started = time.perf_counter()
-    IndexSettings(str(corpus), str(index), embedder, chunk_chars, chunk_overlap)  # validates sizes
+    IndexSettings(str(corpus), str(index), embedder, chunk_chars, chunk_overlap, max_file_mb=max_file_mb)  # validates
     corpus, index = Path(corpus), Path(index)
     if not corpus.is_dir():
         raise UserError(f"corpus folder {corpus}/ does not exist; pass --corpus with the folder of .md/.txt/.html reports")
     if index.exists() and not index.is_dir():
         raise UserError(f"index path {index} is a file, not a folder; pass --index with a folder")
-    with build_lock(index, wait=wait):
-        return _build_locked(corpus, index, embedder, chunk_chars, chunk_overlap, rebuild, progress, fallback, started)
-
-
-def _build_locked(corpus: Path, index: Path, embedder: str, chunk_chars: int, chunk_overlap: int, rebuild: bool,
-                  progress: bool, fallback: bool, started: float) -> BuildReport:
     skipped: list[SkippedFile] = []
-    docs = list(iter_documents(corpus, on_skip=skipped.append))
+    docs = list(iter_documents(corpus, on_skip=skipped.append, max_file_mb=max_file_mb))
     for item in skipped:
         print(f"warning: {item}", file=sys.stderr)
     if not docs:
         found = f"{len(skipped)} file(s) skipped" if skipped else "it is empty"
         raise UserError(f"no reports to index in {corpus}/ ({found}); add .md, .txt or .html files")
+    with build_lock(index, wait=wait):
+        return _build_locked(corpus, index, embedder, chunk_chars, chunk_overlap, rebuild, progress, fallback, docs, skipped, started)
 
+
+def _build_locked(corpus: Path, index: Path, embedder: str, chunk_chars: int, chunk_overlap: int, rebuild: bool,
+                  progress: bool, fallback: bool, docs: list[SourceDocument], skipped: list[SkippedFile], started: float) -> BuildReport:
     from ingest.embed import load_resolved, resolve_embedder, warn_once
 
     spec = resolve_embedder(embedder, fallback=fallback)
@@ -329,7 +329,8 @@ def open_index(settings: IndexSettings | None = None, progress: bool = True) -> 
     index, corpus = Path(settings.index), Path(settings.corpus)
     if not index_exists(index):
         print(f"note: no index at {index}/ yet; building it from {corpus}/ (embedder {settings.embedder})", file=sys.stderr)
-        report = build_index(corpus, index, settings.embedder, settings.chunk_chars, settings.chunk_overlap, progress=progress, wait=True)
+        report = build_index(corpus, index, settings.embedder, settings.chunk_chars, settings.chunk_overlap, progress=progress, wait=True,
+                             max_file_mb=settings.max_file_mb)  # fmt: skip
         print(report.summary(), file=sys.stderr)
         return load_index(index)
     if not corpus.is_dir():
@@ -342,11 +343,12 @@ def open_index(settings: IndexSettings | None = None, progress: bool = True) -> 
         report = build_index(
             corpus, index, manifest["embedder"].get("name", settings.embedder), chunking.get("chunk_chars", settings.chunk_chars),
             chunking.get("chunk_overlap", settings.chunk_overlap), progress=progress, fallback=False, wait=True,
+            max_file_mb=settings.max_file_mb,
         )  # fmt: skip
         if not report.up_to_date:
             print(report.summary(), file=sys.stderr)
         return load_index(index)
-    changes = _corpus_changes(corpus, manifest)
+    changes = _corpus_changes(corpus, manifest, settings.max_file_mb)
     if changes:
         raise UserError(
             f"the index at {index}/ is out of date with {corpus}/ ({changes}); update it with {command} "
@@ -363,9 +365,9 @@ def _update_command(settings: IndexSettings, manifest: Manifest) -> str:
     return "`" + " ".join(parts) + "`"
 
 
-def _corpus_changes(corpus: Path, manifest: Manifest) -> str:
+def _corpus_changes(corpus: Path, manifest: Manifest, max_file_mb: float) -> str:
     """What changed in the corpus (or the chunking code) since the index was built, as a phrase; "" if nothing."""
-    now = {d.doc_id: d.sha256 for d in iter_documents(corpus, on_skip=lambda _: None)}
+    now = {d.doc_id: d.sha256 for d in iter_documents(corpus, on_skip=lambda _: None, max_file_mb=max_file_mb)}
     built = {k: v["sha256"] for k, v in manifest["documents"].items()}
     parts = []
     for what, ids in (

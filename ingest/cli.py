@@ -25,6 +25,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--chunk-size", type=int, default=IndexSettings.chunk_chars, metavar="N", help="target chunk length in characters (default: %(default)s)")
     p.add_argument("--chunk-overlap", type=int, default=IndexSettings.chunk_overlap, metavar="N", help="characters shared by neighbouring chunks (default: %(default)s)")
+    p.add_argument("--max-file-mb", type=float, default=IndexSettings.max_file_mb, metavar="MB", help="larger reports are skipped with a message (default: %(default)s)")
     p.add_argument("--rebuild", action="store_true", help="ignore the existing index and build everything anew")
     p.add_argument("--wait", action="store_true", help="if another build of this index is running, wait for it instead of stopping")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from ingest.build import build_index
 
     try:
-        report = build_index(args.corpus, args.index, args.embedder, args.chunk_size, args.chunk_overlap, rebuild=args.rebuild, progress=not args.quiet, wait=args.wait)
+        report = build_index(args.corpus, args.index, args.embedder, args.chunk_size, args.chunk_overlap, rebuild=args.rebuild, progress=not args.quiet, wait=args.wait, max_file_mb=args.max_file_mb)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

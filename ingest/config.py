@@ -19,6 +19,7 @@ class IndexSettings:
     chunk_chars: int = 500  # target chunk length in characters (CJK text is dense: ~1 token per char)
     chunk_overlap: int = 80  # characters shared by neighbouring chunks of one section
     update: bool = False  # readers (rag.ask, ui, eval) bring an existing index up to date instead of refusing a stale one
+    max_file_mb: float = 5.0  # larger reports are skipped with a message (embedding 20 MB takes minutes and GBs)
 
     def __post_init__(self) -> None:
         check_field_types(self)
@@ -33,3 +34,5 @@ class IndexSettings:
             raise UserError(
                 f"chunk overlap ({self.chunk_overlap}) must be smaller than the chunk size ({self.chunk_chars})"
             )
+        if not self.max_file_mb > 0:
+            raise UserError(f"max_file_mb must be > 0, got {self.max_file_mb}; pass e.g. --max-file-mb 5")
