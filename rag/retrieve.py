@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from functools import cached_property
 
 from ingest.types import Chunk
+from rag.aliases import Aliases, learn_aliases
 from rag.config import RetrievalSettings
-from rag.glossary import lexical_terms
+from rag.glossary import CURATED_ALIASES, lexical_terms
 from rag.types import Hit
 
 # Two chunks whose character 4-gram sets overlap this much (containment of the smaller) say the same thing.
@@ -87,12 +89,17 @@ class HybridRetriever:
         self._reranker = None
         self._reranker_failed: str | None = None
 
+    @cached_property
+    def aliases(self) -> Aliases:
+        """The curated model-name aliases plus the pairs this index's chunks state (rag.aliases)."""
+        return CURATED_ALIASES.with_pairs(learn_aliases((c.chunk_id, c.text) for c in self.index.chunks))
+
     def warm_up(self) -> None:
-        """Pay the one-time costs (embedder load and first forward pass, BM25 statistics, jieba's dictionary)
-        now, so that the first question's retrieval time is retrieval."""
+        """Pay the one-time costs (embedder load and first forward pass, BM25 statistics, jieba's dictionary,
+        the aliases learned from the chunks) now, so that the first question's retrieval time is retrieval."""
         self.index.embedder.encode_query("warm-up")
         self.index.bm25
-        lexical_terms("预热")
+        lexical_terms("预热", self.aliases)
 
     def candidates(self, question: str, settings: RetrievalSettings) -> list[Hit]:
         """Fused candidates, best first, before de-duplication and truncation to k."""
@@ -102,7 +109,7 @@ class HybridRetriever:
         rankings = [dense]
         lexical: list[int] = []
         if settings.hybrid:
-            lexical = [row for row, _ in self.index.lexical_search(lexical_terms(question), depth)]
+            lexical = [row for row, _ in self.index.lexical_search(lexical_terms(question, self.aliases), depth)]
             rankings.append(lexical)
         fused = reciprocal_rank_fusion(rankings, settings.rrf_k)
         dense_rank = {row: r for r, row in enumerate(dense, start=1)}
