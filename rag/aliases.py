@@ -6,14 +6,15 @@ adds the other names of every name a question contains to the BM25 query, and th
 extractive backend recognise the Chinese names as names. A version written after a name carries over to its
 other names: 千问3 ↔ Qwen3, 千问2.5-7B ↔ Qwen2.5-7B.
 
-`learn_aliases` reads pairs from text that states them, in these forms (either order of the two names):
+`learn_aliases` reads the pairs a text states, in these forms (either name first):
 - a name followed by the other in brackets: `Alpaca（羊驼）模型是…`, `通义千问（Qwen）是…`;
-- `X 就是 Y`, with 即 / 也就是 / 又称 / 又名 / 简称 / 也叫 / 也称 / 俗称 in place of 就是, and an optional owner
-  before Y: `EENIE Bot 就是百度的文心一言，…的对话模型`.
-One name is in Latin letters and looks like a name (a digit, two capitals or a leading capital), the other is 2–6
-Chinese characters. A pair is kept only when the sentence says it is a model: 模型 right after the brackets, or
-the rest of the sentence opens with 是/为 (for brackets) and says 模型/model before it ends. That keeps out the
-many term glosses in the same brackets (`RoPE（旋转位置编码）以处理…`, `Karma（点赞）的出站链接`).
+- `X 就是 Y`, or with 即 / 也就是 / 又称 / 又名 / 简称 / 也叫 / 也称 / 俗称, and an optional owner before Y:
+  `EENIE Bot 就是百度的文心一言，…的对话模型`.
+One name is in Latin letters and looks like a name (a digit, two capitals or a leading capital), the other is
+2–6 Chinese characters. A pair is kept only when its sentence says it is a model: for brackets, 模型 right after
+them, or the rest of the sentence opens with 是/为/is/was and says 模型/model; for the verbs, the rest of the
+sentence says 模型/model. That keeps out the many term glosses in the same brackets (`RoPE（旋转位置编码）以处理…`,
+`Karma（点赞）的出站链接`).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ _PATTERNS = (
     (re.compile(rf"{_NOT_BEFORE_ZH}{_OWNER}(?P<alias>{_ZH_NAME}?){_VERB}(?P<name>{_LATIN_NAME}){_REST}"), False),
 )
 _SAYS_MODEL = re.compile(r"模型|\bmodels?\b", re.I)
-_DEFINES = re.compile(r"^\s*[，,]?\s*(?:是|为)")
+_DEFINES = re.compile(r"^\s*[，,]?\s*(?:是|为|is\b|was\b)")
 _NOT_A_NAME = re.compile(r"模型|^(?:一个|一种|这|那|该|某)")  # descriptions, not names: 一种模型, 该模型
 
 
@@ -162,3 +163,8 @@ class Aliases:
     def expansions(self, text: str) -> list[str]:
         """The other names of every listed name in `text`, each once, in order."""
         return list(dict.fromkeys(other for m in self.find(text) for other in self.others(m)))
+
+    def latin_names(self, text: str) -> list[str]:
+        """The Latin-letter names of the Chinese names in `text`, each once, in order: 千问3 → Qwen3."""
+        found = (o for m in self.find(text) if not m.form.isascii() for o in self.others(m) if o.isascii())
+        return list(dict.fromkeys(found))

@@ -15,7 +15,7 @@ from rag.aliases import Aliases
 from rag.glossary import CURATED_ALIASES
 from rag.prompt import detect_language
 
-_NAME_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-.+][A-Za-z0-9]+)*")
+_NAME_TOKEN = re.compile(r"(?<![0-9])[A-Za-z][A-Za-z0-9]*(?:[-.+][A-Za-z0-9]+)*")  # not the B of 175B
 _STOP_WORDS = {"i", "and", "or", "the", "a", "an", "it", "its", "what", "how", "when", "who", "which"}
 _ZH_PRONOUN = re.compile(r"这个模型|那个模型|该模型|此模型|这款模型|这些模型|那些模型|它们|它")
 _EN_PRONOUN = re.compile(r"\b(this model|that model|these models|those models|the model|its|it|they|them|their)\b", re.I)

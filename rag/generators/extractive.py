@@ -45,7 +45,7 @@ STOP_WORDS = frozenset(
     "there any".split()
 )  # fmt: skip
 
-_ASKS_SIZE = re.compile(r"多少|多大|几|参数量|参数规模|规模|how many|how much|how large|how big|size|parameters", re.I)
+_ASKS_SIZE = re.compile(r"多少|多大|几|参数量|参数规模|规模|尺寸|大小|how many|how much|how large|how big|size|parameters", re.I)
 _ASKS_TIME = re.compile(r"何时|什么时候|哪一?年|哪个月|时间|日期|\bwhen\b|what year|which year|\bdate\b", re.I)
 _SIZE = re.compile(r"\d+(?:\.\d+)?\s*(?:[BMKT]\b|亿|万|billion|million|trillion)", re.I)
 _YEAR = re.compile(r"(?:19|20)\d\d")
