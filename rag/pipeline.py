@@ -12,9 +12,10 @@ from dataclasses import asdict
 from typing import Any, Callable
 
 from ingest.errors import UserError
-from rag.citations import is_refusal, map_citations, parse_citations
+from rag.citations import map_citations, parse_citations
 from rag.config import RetrievalSettings, SamplingParams, Settings
 from rag.prompt import PROMPTS, build_messages, rewrite_followup, template_hash
+from rag.refusal import is_refusal
 from rag.retrieve import HybridRetriever
 from rag.types import Answer, Hit
 
