@@ -152,9 +152,12 @@ def _gold_kinds(item: Any) -> Counter[str]:
 
 def hedged(answer_text: str, item: Any) -> bool:
     """Whether the answer offers more different values of a gold kind (size, count, date, …) than the gold has
-    groups of that kind; values the question itself states do not count."""
+    groups of that kind; values the question itself states and negated values (`不是 13B，而是 175B`) do not count."""
     asked = {(v.kind, v.amount) for v in find_values(item.question)}
-    offered: list[Value] = [v for v in find_values(answer_text) if (v.kind, v.amount) not in asked]
+    prepared = prepare(answer_text)
+    offered: list[Value] = [
+        v for v in find_values(answer_text) if (v.kind, v.amount) not in asked and not _negated(prepared, v.start)
+    ]
     return any(distinct_claims(offered, kind) > n for kind, n in _gold_kinds(item).items())
 
 
