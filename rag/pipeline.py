@@ -12,10 +12,11 @@ from dataclasses import asdict
 from typing import Any, Callable
 
 from ingest.errors import UserError
-from rag.citations import is_refusal, map_citations, parse_citations, strip_citations
+from rag.citations import map_citations, parse_citations, strip_citations
 from rag.config import RetrievalSettings, SamplingParams, Settings
 from rag.followup import rewrite_followup
 from rag.prompt import PROMPTS, build_messages, template_hash
+from rag.refusal import is_refusal
 from rag.retrieve import HybridRetriever
 from rag.types import Answer, Hit
 

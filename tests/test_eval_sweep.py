@@ -121,6 +121,12 @@ def test_report_files_are_valid(smoke_run):
     assert len(summary["comparisons vs baseline"]) == CELLS - 1
     assert {e["parameter"] for e in summary["parameter importance"]} == {"temperature", "top_p"}
     assert summary["retrieval"][0]["questions"] == QUESTIONS
+    for verdicts in summary["answer verdicts"]:  # every sample is correct or fails for exactly one reason
+        assert verdicts["samples"] == QUESTIONS * SAMPLES
+        shares = [v for k, v in verdicts.items() if k not in ("model", "setting", "id", "samples")]
+        assert sum(shares) == pytest.approx(1.0, abs=0.01)
+    assert all(0 <= r["uncited correct"] <= r["hit (answerable)"] for r in summary["settings"])
+    assert "Answer verdicts" in files.html.read_text(encoding="utf-8")
     db = sqlite3.connect(runs / "runs.sqlite")
     assert db.execute("SELECT status, questions FROM runs WHERE run_id = ?", (result.run_id,)).fetchone() == ("complete", QUESTIONS)
     assert db.execute("SELECT count(*) FROM settings WHERE run_id = ?", (result.run_id,)).fetchone() == (CELLS,)
