@@ -5,7 +5,7 @@ A config file (YAML or TOML, read with `rag.config.read_config_file`) has these 
     name: nightly                    # label for the run index and trend lines
     qa: eval/data/qa.jsonl           # gold QA set
     models: [Qwen/Qwen3-0.6B]        # each model is swept over the same grid
-    backend: transformers            # transformers | openai | extractive
+    backend: auto                    # auto | transformers | llamacpp | openai | extractive
     base_url: null                   # OpenAI-compatible server for the openai backend
     index: {corpus: corpus, index: index, embedder: BAAI/bge-m3}
     retrieval: {k: [3, 5], hybrid: true}      # a list is swept, a scalar is fixed (RetrievalSettings fields)
@@ -18,6 +18,8 @@ A config file (YAML or TOML, read with `rag.config.read_config_file`) has these 
     closed_book: true                # control: the baseline sampling with no sources
     limit: null                      # only the first N questions
     max_batch: 64                    # rows decoded together by the batched sampler
+    concurrency: 1                   # openai backend: requests in flight at once (a server with parallel slots)
+    retries: 3                       # openai backend: retries of a request after a time-out, 429 or 5xx
     fallback: false                  # true: a model that cannot be loaded is swept extractively (named so)
 
 Unknown keys are rejected by name, like `rag.config`.
@@ -54,7 +56,7 @@ class EvalConfig:
     name: str = "sweep"
     qa: str = field(default_factory=_default_qa)
     models: tuple[str, ...] = (DEFAULT_MODEL,)
-    backend: str = "transformers"
+    backend: str = "auto"
     base_url: str | None = None
     index: IndexSettings = field(default_factory=IndexSettings)
     retrieval: dict[str, tuple[Any, ...]] = field(default_factory=dict)
@@ -68,6 +70,8 @@ class EvalConfig:
     limit: int | None = None
     max_batch: int = 64
     fallback: bool = False  # sweep extractively (labelled `extractive`) when a model cannot be loaded
+    concurrency: int = 1  # openai backend: requests in flight at once; records are still written in order
+    retries: int = 3  # openai backend: retries of a request after a connection error, time-out, 429 or 5xx
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -82,6 +86,15 @@ class EvalConfig:
             raise UserError(f"seed must be >= 0, got {self.seed}")
         if self.limit is not None and self.limit < 1:
             raise UserError(f"limit must be >= 1 question, got {self.limit}")
+        if self.concurrency < 1:
+            raise UserError(f"concurrency must be >= 1, got {self.concurrency}")
+        if self.concurrency > 1 and self.backend != "openai":
+            raise UserError(
+                f"concurrency {self.concurrency} needs the openai backend (requests to a server); in-process "
+                "backends already share one prefill across all samples of a prompt"
+            )
+        if self.retries < 0:
+            raise UserError(f"retries must be >= 0, got {self.retries}")
         if self.max_batch < 1:
             raise UserError(f"max_batch must be >= 1, got {self.max_batch}")
         if not self.prompts:
@@ -138,7 +151,7 @@ def eval_config_from_dict(data: dict[str, Any], where: str = "config") -> EvalCo
     if unknown:
         raise UserError(f"unknown key(s) {', '.join(unknown)} in {where}; valid: {', '.join(sorted(_TOP_LEVEL))}")
     values: dict[str, Any] = {}
-    for key in ("name", "qa", "backend", "base_url", "n", "seed", "closed_book", "limit", "max_batch", "fallback"):
+    for key in ("name", "qa", "backend", "base_url", "n", "seed", "closed_book", "limit", "max_batch", "fallback", "concurrency", "retries"):
         if key in data:
             values[key] = data[key]
     if "model" in data or "models" in data:

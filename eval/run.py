@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -21,7 +22,9 @@ import re
 import socket
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,7 +39,8 @@ from eval.records import RecordKey, RecordStore, git_commit, messages_hash
 from eval.run_index import Heartbeat, RunIndex
 from eval.trend import INDEX_NAME
 from ingest.errors import OneLineArgumentParser, UserError, parse_args
-from rag.config import ModelSettings, RetrievalSettings, Settings
+from rag.config import BACKENDS, ModelSettings, RetrievalSettings, Settings
+from rag.generators.openai_server import RequestFailed
 from rag.prompt import build_messages, template_hash
 from rag.types import Hit
 
@@ -89,6 +93,7 @@ class SweepResult:
     cached: int
     questions: int
     status: str
+    failed: int = 0  # samples whose requests failed after their retries (errors.jsonl); a re-run retries them
 
 
 def utc_now() -> str:
@@ -110,9 +115,13 @@ def new_run_dir(runs_dir: Path) -> tuple[str, Path]:
 
 
 def model_revision(generator: Any) -> str:
-    """What identifies the weights: the Hub snapshot commit, else a hash of the local files' names, sizes and
-    small (config/tokenizer) contents; `served` for a server-side model; for the extractive backend, a hash of
-    its source file."""
+    """What identifies the weights: the generator's own `revision` when it has one (llamacpp: the GGUF file's
+    hash and the engine version), else the Hub snapshot commit, else a hash of the local files' names, sizes
+    and small (config/tokenizer) contents; `served` for a server-side model; for the extractive backend, a
+    hash of its source file."""
+    own = getattr(generator, "revision", None)
+    if own:
+        return own
     if generator.backend == "extractive":  # the "model" is the extraction code itself
         import inspect
 
@@ -214,18 +223,77 @@ def _produce_transformers(generator: Any, job: PromptJob, max_batch: int) -> Ite
             )
 
 
-def _produce_openai(generator: Any, job: PromptJob) -> Iterator[tuple[list[PendingSample], Produced]]:
-    """n samples per request (one request per cell); the server's prefix cache shares the prompt."""
-    by_cell: dict[str, list[PendingSample]] = {}
-    for p in job.pending:
-        by_cell.setdefault(p.cell.id, []).append(p)
-    for pending in by_cell.values():
-        params = dataclasses.replace(pending[0].cell.sampling, seed=pending[0].seed)
+def _produce_many(generator: Any, job: PromptJob, max_batch: int) -> Iterator[tuple[list[PendingSample], Produced]]:
+    """Generators with `generate_many` sample every row (settings × samples, each with its own seed) from one
+    prefill of the prompt; rows go in chunks of max_batch, so an interruption loses at most one chunk."""
+    for start in range(0, len(job.pending), max_batch):
+        chunk = job.pending[start : start + max_batch]
+        rows = [dataclasses.replace(p.cell.sampling, seed=p.seed) for p in chunk]
         t0 = time.perf_counter()
-        generations = generator.generate_n(job.messages, params, len(pending))
-        per_ms = (time.perf_counter() - t0) * 1000 / len(pending)
-        for p, g in zip(pending, generations):
-            yield [p], Produced(g.answer, g.thinking, g.truncated, g.new_tokens, per_ms, len(pending), params.seed)
+        generations = generator.generate_many(job.messages, rows)
+        per_ms = (time.perf_counter() - t0) * 1000 / len(chunk)
+        for p, g in zip(chunk, generations):
+            yield [p], Produced(g.answer, g.thinking, g.truncated, g.new_tokens, per_ms, len(chunk))
+
+
+@dataclass(frozen=True)
+class ServerRequest:
+    """One request to a server: the pending samples of one cell for one prompt (the server's `n`)."""
+
+    job: PromptJob
+    pending: list[PendingSample]
+
+
+def server_requests(jobs: list[PromptJob]) -> list[ServerRequest]:
+    """One request per prompt and cell, in job order; the server's prefix cache shares the prompt."""
+    requests = []
+    for job in jobs:
+        by_cell: dict[str, list[PendingSample]] = {}
+        for p in job.pending:
+            by_cell.setdefault(p.cell.id, []).append(p)
+        requests += [ServerRequest(job, pending) for pending in by_cell.values()]
+    return requests
+
+
+def _send(generator: Any, request: ServerRequest) -> list[tuple[PendingSample, Produced]]:
+    """n samples in one request, carrying the seed of the first (recorded as `request_seed`). Not streamed: a
+    sweep shows no tokens as they come, and parsing one event per token would cost the client more CPU than
+    the server's answer when many requests are in flight."""
+    pending = request.pending
+    params = dataclasses.replace(pending[0].cell.sampling, seed=pending[0].seed)
+    t0 = time.perf_counter()
+    generations = generator.generate_n(request.job.messages, params, len(pending), stream=False)
+    per_ms = (time.perf_counter() - t0) * 1000 / len(pending)
+    return [
+        (p, Produced(g.answer, g.thinking, g.truncated, g.new_tokens, per_ms, len(pending), params.seed))
+        for p, g in zip(pending, generations)
+    ]
+
+
+def in_order(fn: Callable[[Any], Any], items: list[Any], concurrency: int) -> Iterator[tuple[Any, Any, RequestFailed | None]]:
+    """(item, fn(item), None) for every item, with up to `concurrency` calls running at once, yielded in item
+    order; a call that raised RequestFailed (retries exhausted) yields (item, None, the error) instead.
+
+    At most 2 × concurrency calls are queued ahead of the one being yielded, so an interruption loses little;
+    on the way out, queued calls are cancelled (calls already running finish in their threads)."""
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sweep-request")
+    window: deque[tuple[Any, Future]] = deque()
+
+    def settle(item: Any, future: Future) -> tuple[Any, Any, RequestFailed | None]:
+        try:
+            return item, future.result(), None
+        except RequestFailed as exc:
+            return item, None, exc
+
+    try:
+        for item in items:
+            window.append((item, pool.submit(fn, item)))
+            if len(window) >= 2 * concurrency:
+                yield settle(*window.popleft())
+        while window:
+            yield settle(*window.popleft())
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _produce_single(generator: Any, job: PromptJob) -> Iterator[tuple[list[PendingSample], Produced]]:
@@ -238,11 +306,11 @@ def _produce_single(generator: Any, job: PromptJob) -> Iterator[tuple[list[Pendi
 
 
 def produce(generator: Any, job: PromptJob, max_batch: int) -> Iterator[tuple[list[PendingSample], Produced]]:
-    """(samples, what was produced for them) for every pending sample of a job, by backend."""
+    """(samples, what was produced for them) for every pending sample of a job, in this process."""
+    if hasattr(generator, "generate_many"):
+        return _produce_many(generator, job, max_batch)
     if generator.backend == "transformers":
         return _produce_transformers(generator, job, max_batch)
-    if generator.backend == "openai":
-        return _produce_openai(generator, job)
     return _produce_single(generator, job)
 
 
@@ -255,7 +323,8 @@ def _load_generator(config: EvalConfig, model: str) -> Any:
     from rag.generate import load_generator
 
     generator, notice = load_generator(
-        ModelSettings(model=model, backend=config.backend, base_url=config.base_url, fallback=config.fallback)
+        ModelSettings(model=model, backend=config.backend, base_url=config.base_url, fallback=config.fallback,
+                      retries=config.retries)
     )
     if notice:
         print(f"warning: {notice}", file=sys.stderr)
@@ -320,8 +389,8 @@ def run_sweep(
     meta: dict[str, Any] = {
         "run_id": run_id, "name": config.name, "config": config.to_dict(), "config_hash": config.hash,
         "started_at": utc_now(), "finished_at": None, "status": "running", "git_commit": commit,
-        "backend": config.backend, "revisions": {}, "index": None, "cells": [_cell_json(grid, c) for c in grid.cells],
-        "baseline": grid.baseline.id, "varying": list(grid.varying), "generated": 0, "cached": 0,
+        "backend": config.backend, "backends": {}, "revisions": {}, "index": None, "cells": [_cell_json(grid, c) for c in grid.cells],
+        "baseline": grid.baseline.id, "varying": list(grid.varying), "generated": 0, "cached": 0, "failed": 0,
         "pid": os.getpid(), "host": socket.gethostname(),
     }
     _write_json(run_dir / "run.json", meta)
@@ -368,6 +437,7 @@ def run_sweep(
                 continue
             revision = model_revision(generator)
             meta["revisions"][model_id] = revision
+            meta["backends"][model_id] = generator.backend
             jobs = plan_jobs(config, grid, questions, hits, generator, model=model_id, revision=revision,
                              index_hash=index_hash)
             todo = []
@@ -385,19 +455,34 @@ def run_sweep(
                     todo.append(job)
             total = sum(len(j.pending) for j in todo)
             bar = tqdm(total=total, desc=f"generate {model_id}", unit="sample", disable=not progress)
+
+            def keep(p: PendingSample, job: PromptJob, produced: Produced) -> None:
+                record = _record(p, job, produced, commit)
+                cache.append(record)
+                records.append(record)
+                meta["generated"] += 1
+                heartbeat.beat()
+                bar.update(1)
+                if on_record:
+                    on_record(record)
+
             with bar:
-                for job in todo:
-                    for samples, produced in produce(generator, job, config.max_batch):
-                        for p in samples:
-                            record = _record(p, job, produced, commit)
-                            cache.append(record)
-                            records.append(record)
-                            meta["generated"] += 1
-                            heartbeat.beat()
-                            bar.update(1)
-                            if on_record:
-                                on_record(record)
-        status = "complete"
+                if hasattr(generator, "generate_n"):  # a server: requests, possibly several in flight
+                    send = functools.partial(_send, generator)
+                    for request, results, error in in_order(send, server_requests(todo), config.concurrency):
+                        if error is not None:
+                            _note_failure(run_dir, request, error)
+                            meta["failed"] += len(request.pending)
+                            bar.update(len(request.pending))
+                            continue
+                        for p, produced in results:
+                            keep(p, request.job, produced)
+                else:
+                    for job in todo:
+                        for samples, produced in produce(generator, job, config.max_batch):
+                            for p in samples:
+                                keep(p, job, produced)
+        status = "incomplete" if meta["failed"] else "complete"
     except KeyboardInterrupt:
         status = "interrupted"
         raise
@@ -410,7 +495,22 @@ def run_sweep(
                       index_hash=(meta["index"] or {}).get("hash"), questions=len(questions),
                       generated=meta["generated"], cached=meta["cached"])
         db.close()
-    return SweepResult(run_id, run_dir, meta["generated"], meta["cached"], len(questions), status)
+    return SweepResult(run_id, run_dir, meta["generated"], meta["cached"], len(questions), status, meta["failed"])
+
+
+def _note_failure(run_dir: Path, request: ServerRequest, error: RequestFailed) -> None:
+    """A request that still failed after its retries: one line in `errors.jsonl` and on stderr; its samples
+    are not recorded (nor cached), so running the same command again retries them."""
+    entry = {
+        "question_id": request.job.question.id,
+        "setting_id": request.pending[0].cell.id,
+        "samples": [p.sample for p in request.pending],
+        "error": str(error),
+        "created_at": utc_now(),
+    }
+    with (run_dir / "errors.jsonl").open("a", encoding="utf-8") as f:
+        f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    print(f"warning: question {entry['question_id']}, setting {entry['setting_id']}: {error}", file=sys.stderr)
 
 
 def _record(p: PendingSample, job: PromptJob, produced: Produced, commit: str) -> dict[str, Any]:
@@ -443,8 +543,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", required=True, help="sweep config (.yaml/.yml/.toml), e.g. eval/configs/smoke.yaml")
     parser.add_argument("--limit", type=int, help="only the first N questions of the QA set")
     parser.add_argument("--model", help="sweep this model instead of the config's models (Hub id, alias or path)")
-    parser.add_argument("--backend", choices=["transformers", "openai", "extractive"], help="override the backend")
+    parser.add_argument("--backend", choices=BACKENDS, help="override the backend")
     parser.add_argument("--base-url", help="OpenAI-compatible server for --backend openai")
+    parser.add_argument("--concurrency", type=int, help="openai backend: requests in flight at once (default 1)")
     parser.add_argument("--qa", help="QA set (JSONL) instead of the config's")
     parser.add_argument("--index", help="index folder instead of the config's (built there if missing)")
     parser.add_argument("--update-index", action="store_true", help="bring an existing index up to date with the corpus first (default: a stale index is an error)")
@@ -460,7 +561,7 @@ def main(argv: list[str] | None = None) -> int:
         return args
     try:
         config = load_eval_config(args.config).with_overrides(
-            limit=args.limit, backend=args.backend, base_url=args.base_url, qa=args.qa,
+            limit=args.limit, backend=args.backend, base_url=args.base_url, qa=args.qa, concurrency=args.concurrency,
             models=(args.model,) if args.model else None,
         )
         if args.index or args.update_index:
@@ -470,6 +571,10 @@ def main(argv: list[str] | None = None) -> int:
         result = run_sweep(config, args.out, progress=not args.quiet)
         print(f"run {result.run_id}: {result.questions} questions, {result.generated} samples generated, "
               f"{result.cached} from cache → {result.run_dir}")
+        if result.failed:
+            print(f"warning: {result.failed} samples failed after their retries (errors.jsonl in the run folder); "
+                  "run the same command again to retry them", file=sys.stderr)
+            return 1
         if not args.no_report:
             from eval.report import write_report
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, TextIO
 
 from ingest.config import IndexSettings
 from ingest.errors import OneLineArgumentParser, UserError, parse_args
-from rag.config import MODEL_ALIASES, ModelSettings, RetrievalSettings, SamplingParams, Settings, load_settings
+from rag.config import BACKENDS, MODEL_ALIASES, ModelSettings, RetrievalSettings, SamplingParams, Settings, load_settings
 from rag.types import Answer, Hit
 
 SNIPPET_CHARS = 90
@@ -45,11 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--retrieval-only", action="store_true", help="print the ranked chunks with scores; no generation")
 
     g = p.add_argument_group("model")
-    g.add_argument("--model", help=f"Hub id, alias ({', '.join(MODEL_ALIASES)}), local folder or .gguf file (default {_default(ModelSettings, 'model')})")
-    g.add_argument("--backend", choices=["transformers", "openai", "extractive"], help="default transformers")
+    g.add_argument("--model", help=f"Hub id, alias ({', '.join(MODEL_ALIASES)}), local folder, .gguf file or GGUF repo:QUANT (e.g. Qwen/Qwen3-0.6B-GGUF:Q8_0) (default {_default(ModelSettings, 'model')})")
+    g.add_argument("--backend", choices=BACKENDS, help="default auto: llamacpp for a GGUF model (.gguf file, folder of one, or repo:QUANT) when llama-cpp-python is installed, else transformers")
     g.add_argument("--base-url", help="OpenAI-compatible server for --backend openai, e.g. http://127.0.0.1:8000/v1")
     g.add_argument("--dtype", choices=["auto", "bfloat16", "float16", "float32"], help="default auto: bfloat16 on GPUs and on CPUs with AVX-512 BF16/AMX, else float32")
     g.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="default auto")
+    g.add_argument("--threads", type=int, help="llamacpp: CPU threads (default 0 = every available CPU; fewer when other work shares the CPUs)")
     g.add_argument("--fallback", action=argparse.BooleanOptionalAction, default=None, help="answer extractively when the model cannot be loaded (default on)")
     g.add_argument("--prompt", help="named prompt template (default 'default'; see the README)")
 
@@ -92,6 +93,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             "base_url": args.base_url,
             "dtype": args.dtype,
             "device": args.device,
+            "threads": args.threads,
             "fallback": args.fallback,
         },
         "sampling": {

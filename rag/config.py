@@ -18,7 +18,7 @@ from ingest.fields import check_field_types
 
 DEFAULT_MODEL = "Qwen/Qwen3-0.6B"
 MAX_SEED = 2**32 - 1  # the range every engine accepts (numpy, torch, vLLM, llama.cpp)
-BACKENDS = ("transformers", "openai", "extractive")
+BACKENDS = ("auto", "transformers", "llamacpp", "openai", "extractive")
 
 # Short names for the family users compare; each maps to its instruct/chat repository on the Hub.
 MODEL_ALIASES = {
@@ -92,11 +92,13 @@ class ModelSettings:
     """Which language model answers, and where it runs."""
 
     model: str = DEFAULT_MODEL  # Hub id, alias (qwen3-0.6b, …), local folder or .gguf file
-    backend: str = "transformers"  # transformers | openai | extractive
+    backend: str = "auto"  # auto (llamacpp for a GGUF when llama-cpp-python is installed, else transformers) | transformers | llamacpp | openai | extractive
     base_url: str | None = None  # OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1
     api_key_env: str = "OPENAI_API_KEY"  # environment variable holding the server's key, if any
+    retries: int = 2  # openai backend: retries after a connection error, time-out, 429 or 5xx (exponential backoff)
     dtype: str = "auto"  # auto (bfloat16 where the hardware has it, else float32 on CPU) | bfloat16 | float16 | float32
     device: str = "auto"  # auto | cpu | cuda | mps
+    threads: int = 0  # llamacpp: CPU threads; 0 = every CPU this process may use
     fallback: bool = True  # answer extractively, with a notice, when the model cannot be loaded
 
     def __post_init__(self) -> None:
@@ -105,6 +107,10 @@ class ModelSettings:
             raise UserError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
         if self.backend == "openai" and not self.base_url:
             raise UserError("the openai backend needs --base-url, e.g. --base-url http://127.0.0.1:8000/v1")
+        if self.threads < 0:
+            raise UserError(f"threads must be >= 0 (0 = every available CPU), got {self.threads}")
+        if self.retries < 0:
+            raise UserError(f"retries must be >= 0, got {self.retries}")
         if self.dtype not in ("auto", "bfloat16", "float16", "float32"):
             raise UserError(f"unknown dtype {self.dtype!r}; choose auto, bfloat16, float16 or float32")
         if self.device not in ("auto", "cpu", "cuda", "mps"):

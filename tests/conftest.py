@@ -49,3 +49,11 @@ def corpus_index(corpus_index_dir: Path):
     from ingest.store import load_index
 
     return load_index(corpus_index_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen_gguf(tiny_qwen_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random Qwen3 written as a GGUF file (its tokenizer and chat template in the metadata)."""
+    from tests.fixtures.tiny_gguf import build_tiny_qwen_gguf
+
+    return build_tiny_qwen_gguf(tmp_path_factory.mktemp("tiny-gguf"), tiny_qwen_dir)

@@ -80,7 +80,7 @@ def test_an_unknown_alias_lists_the_valid_ones(name: str) -> None:
 
 
 def test_a_gguf_file_loads_and_generates(tiny_gguf: Path) -> None:
-    gen, notice = load_generator(ModelSettings(model=str(tiny_gguf), dtype="float32"))
+    gen, notice = load_generator(ModelSettings(model=str(tiny_gguf), backend="transformers", dtype="float32"))
     assert isinstance(gen, TransformersGenerator) and notice is None
     assert gen.context_window == 4096 and gen.supports_thinking
     assert gen.render_prompt(MESSAGES, thinking=False).endswith("<think>\n\n</think>\n\n")
@@ -104,4 +104,4 @@ def test_missing_gguf_packages_name_the_install_command(tiny_gguf: Path, tmp_pat
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gguf" else real_find_spec(name, *a))
     with pytest.raises(UserError, match=r'needs the package\(s\) gguf; install them with `pip install -e "\.\[gguf\]"`'):
-        load_generator(ModelSettings(model=str(copy)))
+        load_generator(ModelSettings(model=str(copy), backend="transformers"))

@@ -28,8 +28,13 @@ READ_TIMEOUT_S = 600.0
 REASONING_FIELDS = ("reasoning_content", "reasoning")
 
 
+class RequestFailed(UserError):
+    """A request that failed the way a busy or flaky server fails (connection, time-out, 429, 5xx), after the
+    client's retries: worth trying again later, unlike a request the server rejects (other 4xx)."""
+
+
 def _unreachable(base_url: str, why: object) -> UserError:
-    return UserError(f"cannot reach OpenAI-compatible server at {base_url}: {why}; start it or fix --base-url")
+    return RequestFailed(f"cannot reach OpenAI-compatible server at {base_url}: {why}; start it or fix --base-url")
 
 
 def check_reachable(base_url: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
@@ -43,6 +48,24 @@ def check_reachable(base_url: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None
             pass
     except OSError as exc:
         raise _unreachable(base_url, exc) from exc
+
+
+def _per_choice_tokens(choices: list[_Choice], total: int | None, streamed: bool) -> list[int]:
+    """Tokens per sample. The server's usage counts all samples together: one sample gets it whole; streamed
+    samples count their chunks (servers send one token per chunk); otherwise the total is split in proportion
+    to each sample's estimated length (without a total, the estimates themselves)."""
+    if total is not None and len(choices) == 1:
+        return [total]
+    if streamed:
+        return [c.chunks for c in choices]
+    estimates = [estimate_tokens(c.reasoning + c.stream.raw) for c in choices]
+    if total is None or not sum(estimates):
+        return estimates
+    shares = [total * e / sum(estimates) for e in estimates]
+    counts = [int(s) for s in shares]
+    for i in sorted(range(len(shares)), key=lambda i: counts[i] - shares[i])[: total - sum(counts)]:
+        counts[i] += 1  # largest remainders: the counts add up to the server's total
+    return counts
 
 
 def _reasoning(obj) -> str:
@@ -74,9 +97,12 @@ class OpenAIGenerator:
         api_key_env: str = "OPENAI_API_KEY",
         stream: bool = True,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        max_retries: int = 0,
     ):
         """Connect to `base_url` (fails fast with UserError when nothing listens there). `stream=False` is for
-        servers without server-sent events; time to first token is then the whole request."""
+        servers without server-sent events; time to first token is then the whole request. `max_retries`:
+        how often the client retries a request after a connection error, time-out, 408, 409, 429 or 5xx, with
+        exponential backoff (the openai client's own policy); the call is safe to use from several threads."""
         import openai
 
         check_reachable(base_url, connect_timeout_s)
@@ -88,7 +114,7 @@ class OpenAIGenerator:
             base_url=base_url,
             api_key=os.environ.get(api_key_env) or "EMPTY",
             timeout=openai.Timeout(READ_TIMEOUT_S, connect=connect_timeout_s),
-            max_retries=0,
+            max_retries=max_retries,
         )
         self.context_window = self._served_context_window()
 
@@ -100,7 +126,8 @@ class OpenAIGenerator:
         except (openai.APIConnectionError, openai.APITimeoutError) as exc:
             raise _unreachable(self.base_url, exc) from exc
         except openai.APIStatusError as exc:
-            raise UserError(
+            error = RequestFailed if exc.status_code in (408, 409, 429) or exc.status_code >= 500 else UserError
+            raise error(
                 f"OpenAI-compatible server at {self.base_url} refused the request for model {self.name!r} "
                 f"(HTTP {exc.status_code}): {exc.message}"
             ) from exc
@@ -156,17 +183,22 @@ class OpenAIGenerator:
         """One answer; `on_token` gets answer text as it streams; setting `stop` ends it early (truncated)."""
         return self._run(messages, params, 1, on_token, stop)[0]
 
-    def generate_n(self, messages: list[dict[str, str]], params: SamplingParams, n: int) -> list[Generation]:
-        """`n` samples from one request (the server's `n`), e.g. for the eval's repeated samples."""
+    def generate_n(
+        self, messages: list[dict[str, str]], params: SamplingParams, n: int, stream: bool | None = None
+    ) -> list[Generation]:
+        """`n` samples from one request (the server's `n`), e.g. for the eval's repeated samples. `stream=False`
+        asks for the whole reply at once (the client then parses one response instead of an event per token,
+        which is what limits a sweep with many requests in flight); None = the generator's setting."""
         if n < 1:
             raise UserError(f"n must be >= 1, got {n}")
-        return self._run(messages, params, n, None, None)
+        return self._run(messages, params, n, None, None, self.stream if stream is None else stream)
 
-    def _run(self, messages, params, n, on_token, stop) -> list[Generation]:
+    def _run(self, messages, params, n, on_token, stop, stream: bool | None = None) -> list[Generation]:
+        stream = self.stream if stream is None else stream
         t0 = time.perf_counter()
         choices = [_Choice() for _ in range(n)]
         completion_tokens = None
-        if self.stream:
+        if stream:
             response = self._call(self.client.chat.completions.create, **self.request_body(messages, params, n, True))
             stopped = False
             for chunk in response:
@@ -201,14 +233,12 @@ class OpenAIGenerator:
                 choice.stream.feed(c.message.content or "")
                 choice.reasoning = _reasoning(c.message)
                 choice.first_at, choice.finish_reason = t_end, c.finish_reason
-        return [self._generation(c, t0, t_end, completion_tokens if n == 1 else None) for c in choices]
+        counts = _per_choice_tokens(choices, completion_tokens, stream)
+        return [self._generation(c, t0, t_end, count) for c, count in zip(choices, counts)]
 
-    def _generation(self, choice: _Choice, t0: float, t_end: float, completion_tokens: int | None) -> Generation:
+    def _generation(self, choice: _Choice, t0: float, t_end: float, completion_tokens: int) -> Generation:
         split = split_thinking(choice.stream.raw)
         thinking = choice.reasoning.strip() or split.thinking
-        if completion_tokens is None:
-            # per-sample counts: streaming servers send one token per chunk; otherwise estimate from the text
-            completion_tokens = choice.chunks if self.stream else estimate_tokens(choice.reasoning + choice.stream.raw)
         return Generation(
             answer=split.answer,
             thinking=thinking or None,
