@@ -10,6 +10,7 @@ our CLIs in-process through its `main(argv)` (or a harmless program as a subproc
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import os
 import re
@@ -356,34 +357,29 @@ def run_subprocess(argv: list[str], command: Command, cwd: Path, env: dict[str, 
     return Outcome(command, done.returncode, done.stdout, done.stderr)
 
 
-def cli_main(program: str) -> Callable[[list[str]], int]:
-    """The in-process entry point of one of our `python -m` commands (imported when first needed)."""
-    if program == "python -m rag.ask":
-        from rag.ask import main
-    elif program == "python -m ingest":
-        from ingest.cli import main
-    elif program == "python -m eval.run":
-        from eval.run import main
-    elif program == "python -m eval.report":
-        from eval.report import main
-    else:
-        raise KeyError(program)
-    return main
-
-
-IN_PROCESS = ("python -m rag.ask", "python -m ingest", "python -m eval.run", "python -m eval.report")
+# Our CLIs, run in-process through their `main(argv) -> int`: program → "module:function".
+IN_PROCESS = {
+    "python -m rag.ask": "rag.ask:main",
+    "python -m ingest": "ingest.cli:main",
+    "python -m eval.run": "eval.run:main",
+    "python -m eval.report": "eval.report:main",
+}
 SUBPROCESS = ("python -c", "printf")  # cheap and harmless: run for real in the workspace
 RUNNABLE = (*IN_PROCESS, *SUBPROCESS, "cd")
 
 
+def cli_main(program: str) -> Callable[[list[str]], int]:
+    module, _, function = IN_PROCESS[program].partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
 @dataclass
 class Runner:
-    """Runs commands in one workspace folder. The same command (folder, environment, program and arguments,
+    """Runs commands. The same command (folder, environment, program and arguments,
     stdin; not the interpreter's path) runs once: a repeat gets the first result, even if other commands
     changed the workspace in between (the docs repeat the nightly commands in cron, systemd and Actions)."""
 
-    root: Path
-    env: dict[str, str | None] = field(default_factory=dict)
+    env: dict[str, str | None] = field(default_factory=dict)  # set (or, None, removed) for every command
     memo: dict[tuple, Outcome] = field(default_factory=dict)
 
     def run(self, command: Command, cwd: Path, stdin: str = "", remember: bool = True) -> Outcome:
@@ -404,3 +400,72 @@ class Runner:
         if remember:
             self.memo[key] = outcome
         return outcome
+
+
+# ---- comparing the docs with real output ------------------------------------------------------------------
+
+
+def without_times(text: str) -> str:
+    """Times vary from run to run: `24.7 s`, `27 ms` → `<n> s`, `<n> ms`."""
+    return re.sub(r"\b\d+(?:\.\d+)? (s|ms)\b", r"<n> \1", text)
+
+
+_EXPLANATION = re.compile(r"\s{2,}\(.*\)$")  # `  skipped  <path>: <reason>          (one line per skipped file)`
+
+
+def template_regex(line: str) -> re.Pattern:
+    """A template line of the docs (`Index built: index/ (<s> s)`, `[ (fallback for <requested>)]`) → a regex of the real line."""
+    out = re.escape(_EXPLANATION.sub("", line.rstrip()))
+    out = re.sub(r"\\\[(.*?)\\\]", r"(?:\1)?", out)
+    out = re.sub(r"<[^>]*>", ".+?", out)
+    return re.compile(out + "$")
+
+
+def template_mismatch(template: str, real: list[str]) -> str | None:
+    """Why the real lines do not follow the template, or None. Template lines with a trailing explanation in
+    parentheses may repeat or be absent; the others must match once, in order."""
+    lines = template.rstrip().splitlines()
+    optional = [bool(_EXPLANATION.search(line)) for line in lines]
+    patterns = [template_regex(line) for line in lines]
+    i = 0
+    for line in real:
+        while i < len(patterns) and not patterns[i].match(line):
+            if not optional[i]:
+                return f"the template line {lines[i]!r} has no match"
+            i += 1
+        if i == len(patterns):
+            return f"{line!r} is not in the template"
+        if not optional[i]:
+            i += 1
+    missing = [line for line, opt in zip(lines[i:], optional[i:]) if not opt]
+    return f"template lines {missing} are missing" if missing else None
+
+
+def elided_mismatch(doc: object, real: object, path: str = "", ignore: frozenset[str] = frozenset()) -> str | None:
+    """Where a documented JSON value differs from the real one, or None: dicts need the same keys, lists may be
+    shortened, and `…` inside a documented string stands for any text. `ignore` holds paths (`.index.hash`,
+    `.timings.*`) whose values are not compared."""
+    if isinstance(doc, dict):
+        if not isinstance(real, dict) or set(doc) != set(real):
+            return f"{path or 'record'}: documented keys {sorted(doc)}, real {sorted(real) if isinstance(real, dict) else real!r}"
+        for key in doc:
+            sub = f"{path}.{key}"
+            if sub in ignore or f"{path}.*" in ignore:
+                continue
+            problem = elided_mismatch(doc[key], real[key], sub, ignore)
+            if problem:
+                return problem
+        return None
+    if isinstance(doc, list):
+        if not isinstance(real, list) or len(doc) > len(real):
+            return f"{path}: documented {doc!r}, real {real!r}"
+        return next((p for i, (d, r) in enumerate(zip(doc, real)) if (p := elided_mismatch(d, r, f"{path}[{i}]", ignore))), None)
+    if isinstance(doc, str) and "…" in doc and isinstance(real, str):
+        flat, pos = " ".join(real.split()), 0
+        for part in (" ".join(p.split()) for p in doc.split("…")):
+            found = flat.find(part, pos)
+            if found < 0:
+                return f"{path}: {part!r} is not in the real value {real!r}"
+            pos = found + len(part)
+        return None
+    return None if doc == real else f"{path}: documented {doc!r}, real {real!r}"
