@@ -197,7 +197,10 @@ def coverage_problems(all_blocks: list[Block]) -> list[str]:
         try:
             commands = [(f"{s.block.path}:{line}", c) for s in scripts_of(block) for line, c in s.commands()]
         except (ValueError, yaml.YAMLError) as exc:
-            problems.append(f"{block.describe()}: {exc}. Keep to simple command chains, or add {block.key!r} to NOT_CHECKED in {THIS} with the reason.")
+            problems.append(
+                f"{block.describe()}: {exc}. Fix the example (commands are read as simple chains: &&, ;, |, {{ }}, "
+                f"redirections), or add {block.key!r} to NOT_CHECKED in {THIS} with the reason it cannot be checked."
+            )
             continue
         for where, command in commands:
             if command.program not in RUNNABLE and not not_run(command):
