@@ -1,10 +1,10 @@
 """The fenced examples of the docs, read the way a user reads them, for `tests/test_docs_examples.py`.
 
-`read_blocks` returns every fenced code block of a Markdown file with its info string, line and section;
+`read_blocks` returns every fenced code block of a Markdown file with its language, line and section;
 `parse_shell` turns one shell line into pipelines of commands (the small subset of shell the docs use);
-`scripts_of` finds every command a block holds (bash lines, a crontab line, systemd `ExecStart=` lines,
-GitHub Actions `run:` steps, `python -m` commands quoted in config comments); `run_command` runs one of
-our CLIs in-process through its `main(argv)` (or a harmless program as a subprocess) and captures its output.
+`bash_scripts`, `crontab_script`, `systemd_script`, `workflow_scripts` and `comment_scripts` find the commands
+a block holds; `Runner.run` runs one of our CLIs in-process through its `main(argv)` (or a harmless program as
+a subprocess) and captures its output; `template_mismatch` and `elided_mismatch` compare shown output with real.
 """
 
 from __future__ import annotations

@@ -251,6 +251,20 @@ def test_a_new_example_fails_the_gate_and_says_how_to_cover_it(tmp_path):
     assert "unsupported shell syntax, shell operator '||'" in problems
 
 
+def test_shell_lines_are_read_as_a_shell_runs_them():
+    line = 'cd /srv/x && { .venv/bin/python -m eval.run --config a.yaml && python3 -m eval.report latest; } >> "$HOME/log" 2>&1'
+    [[cd], [run], [report]] = parse_shell(line)
+    assert cd.argv == ("cd", "/srv/x") and run.program == "python -m eval.run" and run.args == ["--config", "a.yaml"]
+    assert report.text == "python -m eval.report latest"
+    [[printf, ask]] = parse_shell("printf 'GPT-3？\\nMT-NLG?\\n' | python -m rag.ask -   # one question per line")
+    assert printf.argv == ("printf", "GPT-3？\\nMT-NLG?\\n") and ask.args == ["-"]
+    [[ingest]] = parse_shell("HF_HUB_OFFLINE=1 python -m ingest")
+    assert ingest.env == (("HF_HUB_OFFLINE", "1"),) and ingest.args == []
+    for unsupported in ("a || b", "echo $(date)", "python -m eval.run --out $DIR", "python -m ui < in.txt"):
+        with pytest.raises(ValueError):
+            parse_shell(unsupported)
+
+
 # ==== The workspace and running the commands ===================================================================
 
 
