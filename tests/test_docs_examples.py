@@ -514,7 +514,9 @@ def expect_ask(o: Outcome, ws: Workspace, cwd: Path) -> None:
     if model.backend == "openai":
         assert set(who) == {"openai"} and any(r.get("model") == model.model for r in ws.stub.requests), o.describe()
     elif model.backend == "extractive" or Path(model.model).expanduser().exists():
-        assert set(who) == {model.backend}, f"the model {model.model} did not answer:\n{o.describe()}"
+        from rag.generate import resolve_backend
+
+        assert set(who) == {resolve_backend(model)}, f"the model {model.model} did not answer:\n{o.describe()}"
     else:
         assert set(who) == {"extractive"} and "notice: cannot load chat model" in o.stderr, o.describe()
 
@@ -617,8 +619,8 @@ def check_qa_line(block: Block, ws: Workspace) -> None:
 
 
 def check_refusal_patterns(block: Block, ws: Workspace) -> None:
-    """The refusal sentences and patterns listed are rag.citations.REFUSAL_PATTERNS (the sentences unescaped)."""
-    from rag.citations import REFUSAL_PATTERNS
+    """The refusal sentences and patterns listed are rag.refusal.REFUSAL_PATTERNS (the sentences unescaped)."""
+    from rag.refusal import REFUSAL_PATTERNS
     from rag.prompt import REFUSAL_EN, REFUSAL_ZH
 
     code = [REFUSAL_ZH.rstrip("。"), REFUSAL_EN.rstrip("."), *REFUSAL_PATTERNS[2:]]
