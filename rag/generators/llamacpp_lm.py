@@ -16,6 +16,7 @@ by its own `generate` call (the same seed gives the same answer either way).
 
 from __future__ import annotations
 
+import atexit
 import codecs
 import ctypes
 import dataclasses
@@ -120,8 +121,19 @@ def load_model(path: Path) -> _Loaded:
                     f"corrupt, or llama.cpp {_engine_version()} does not support this architecture; download it "
                     "again or upgrade llama-cpp-python"
                 ) from exc
+            if not _MODELS:
+                atexit.register(_close_models)
             _MODELS[key] = _Loaded(llm=llm, path=path, lock=threading.Lock())
         return _MODELS[key]
+
+
+def _close_models() -> None:
+    """Free every loaded model at exit, while llama.cpp's bindings still exist (in `Llama.__del__` at
+    interpreter shutdown they may be gone already, and it prints an ignored TypeError per model)."""
+    with _MODELS_LOCK:
+        for loaded in _MODELS.values():
+            loaded.llm.close()
+        _MODELS.clear()
 
 
 def _engine_version() -> str:
