@@ -242,14 +242,17 @@ class ServerRequest:
     pending: list[PendingSample]
 
 
-def server_requests(jobs: list[PromptJob]) -> list[ServerRequest]:
-    """One request per prompt and cell, in job order; the server's prefix cache shares the prompt."""
+def server_requests(jobs: list[PromptJob], per_request: int = 0) -> list[ServerRequest]:
+    """One request per prompt and cell (or per `per_request` samples of a cell), in job order; the server's
+    prefix cache shares the prompt."""
     requests = []
     for job in jobs:
         by_cell: dict[str, list[PendingSample]] = {}
         for p in job.pending:
             by_cell.setdefault(p.cell.id, []).append(p)
-        requests += [ServerRequest(job, pending) for pending in by_cell.values()]
+        for pending in by_cell.values():
+            size = per_request or len(pending)
+            requests += [ServerRequest(job, pending[i : i + size]) for i in range(0, len(pending), size)]
     return requests
 
 
@@ -458,7 +461,7 @@ def run_sweep(
             with bar:
                 if hasattr(generator, "generate_n"):  # a server: requests, possibly several in flight
                     send = functools.partial(_send, generator)
-                    for request, results, error in in_order(send, server_requests(todo), config.concurrency):
+                    for request, results, error in in_order(send, server_requests(todo, config.n_per_request), config.concurrency):
                         if error is not None:
                             _note_failure(run_dir, request, error)
                             meta["failed"] += len(request.pending)
