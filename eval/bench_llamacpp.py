@@ -179,6 +179,11 @@ def time_sweep(generator, messages, settings: int, samples: int, max_new_tokens:
     }
 
 
+def _summary(t: dict[str, Any]) -> str:
+    return (f"prompt {t['prompt_tokens']} tokens, TTFT {t['ttft_s']:.2f} s, prefill {t['prefill_tokens_per_s']:.1f} tok/s, "
+            f"decode {t['decode_tokens_per_s']:.2f} tok/s")
+
+
 def bench_llamacpp(
     index,
     tokenizer_dir: Path,
@@ -217,10 +222,13 @@ def bench_llamacpp(
         log(f"llamacpp: {label}: llama.cpp TTFT and decode ({repeat} runs)")
         entry["llamacpp"] = time_generation(llama, messages, decode_tokens, repeat)
         entry["llamacpp"]["bound_tokens_per_s"] = bandwidth_gbs * 1e9 / weight_bytes
+        log(f"llamacpp: {label}: llama.cpp {_summary(entry['llamacpp'])}; bound {entry['llamacpp']['bound_tokens_per_s']:.1f} tok/s")
         if label.endswith("Q8_0"):
             sizes = (3, 2, 4, 2) if quick else (SWEEP_SETTINGS, SWEEP_SAMPLES, sweep_tokens, 3)
             log(f"llamacpp: {label}: sweep {sizes[0]}×{sizes[1]} rows × {sizes[2]} tokens, shared prefill vs one call per row")
             out["sweep"] = {"file": label, **time_sweep(llama, messages, *sizes)}
+            s = out["sweep"]
+            log(f"llamacpp: {label}: sweep {s['batched_s']:.1f} s shared vs {s['sequential_s']:.1f} s one call per row ({s['speedup']:.1f}×)")
         log(f"llamacpp: {label}: transformers (loads the GGUF de-quantised) TTFT and decode ({repeat} runs)")
         hf = TransformersGenerator(str(path), dtype="auto")
         entry["transformers"] = time_generation(hf, rag_messages_k(index, hf, 5), decode_tokens, repeat)
@@ -228,6 +236,7 @@ def bench_llamacpp(
         bytes_per = {"float32": 4, "bfloat16": 2, "float16": 2}[hf.dtype]
         entry["transformers"]["dtype"] = hf.dtype
         entry["transformers"]["bound_tokens_per_s"] = bandwidth_gbs * 1e9 / (params * bytes_per)
+        log(f"llamacpp: {label}: transformers {hf.dtype} {_summary(entry['transformers'])}")
         out["files"].append(entry)
         del hf
     return out
