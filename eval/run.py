@@ -4,8 +4,10 @@
 
 Per question: retrieve once per retrieval setting, build the prompt once per (retrieval, template, thinking),
 then produce every sampling cell × n samples of that prompt together — one shared-prefill batch with per-row
-sampling for the transformers backend (`eval.batched.sample_batched`), n samples per request for the openai
-backend, one extraction for the extractive backend (it ignores sampling). Each generation is appended to the
+sampling for the transformers backend (`eval.batched.sample_batched`), the generator's own `generate_many`
+where it has one (llamacpp: one prefill, every row sampled from it), n samples per request for the openai
+backend (up to `concurrency` requests in flight, records still in order), one extraction for the extractive
+backend (it ignores sampling). Each generation is appended to the
 record cache (`OUT/cache/generations.jsonl`) the moment it exists, keyed by everything that determines it, so
 re-running skips what is done. The run goes to `OUT/<UTC timestamp>/` and is listed in `OUT/runs.sqlite`.
 """

@@ -23,6 +23,15 @@ EXPECTED = {
         "decode rate: dtype_float32",
     ],
     "sweep": ["batched sampling"],
+    "llamacpp": [
+        "tiny random Qwen3 Q8_0: prefill, llama.cpp",
+        "tiny random Qwen3 Q8_0: TTFT, llama.cpp",
+        "tiny random Qwen3 Q8_0: decode, llama.cpp",
+        "tiny random Qwen3 Q8_0: decode, transformers",
+        "tiny random Qwen3 F16: decode, llama.cpp",
+        "tiny random Qwen3 Q8_0: sweep",
+    ],
+    "concurrency": ["openai sweep"],
 }
 
 
