@@ -9,6 +9,7 @@ without a model. All metrics come from `eval.metrics`, all statistics from `eval
 from __future__ import annotations
 
 import json
+import sys
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from eval import stats
+from eval.aggregate import answer_metrics, mean, reason_shares, rounded
 from eval.metrics import evidence_recall_at_k, score_sample, summarize_question
 from eval.qa import Evidence, QAItem
 from eval.records import read_jsonl
@@ -78,7 +80,9 @@ def load_run(run_dir: str | Path) -> RunData:
     if (run_dir / "retrievals.jsonl").exists():
         retrievals = {(r["question_id"], r["retrieval_id"]): r for r in read_jsonl(run_dir / "retrievals.jsonl")}
     records_path = run_dir / "records.jsonl"
-    records = list({r["key"]: r for r in read_jsonl(records_path)}.values()) if records_path.exists() else []
+    damaged = lambda message: print(f"warning: {message}", file=sys.stderr)  # noqa: E731 - reported, never fatal
+    lines = read_jsonl(records_path, on_damaged=damaged) if records_path.exists() else []
+    records = list({r["key"]: r for r in lines if isinstance(r, dict) and isinstance(r.get("key"), str)}.values())
     return RunData(run_dir, meta, questions, retrievals, records)
 
 
@@ -113,7 +117,7 @@ def score_records(data: RunData) -> list[dict[str, Any]]:
             continue  # a record of this store that the run did not ask for
         sources = _source_texts(data, record)
         cited = [sources[n - 1] for n in parse_citations(record["answer"], len(sources))]
-        score = score_sample(record["answer"], item, cited, sources)
+        score = score_sample(record["answer"], item, cited)
         rows.append({
             "question_id": item.id,
             "lang": item.lang,
@@ -129,11 +133,6 @@ def score_records(data: RunData) -> list[dict[str, Any]]:
             "latency_ms": record["latency_ms"],
         })
     return rows
-
-
-def _mean(values: list[Any]) -> float | None:
-    kept = [float(v) for v in values if v is not None]
-    return float(np.mean(kept)) if kept else None
 
 
 def _matrices(rows: list[dict[str, Any]], value: str = "grounded_correct") -> tuple[list[str], dict[tuple, np.ndarray]]:
@@ -168,17 +167,13 @@ def retrieval_table(data: RunData) -> list[dict[str, Any]]:
             chosen = [r for r in items if lang == "all" or data.questions[r["question_id"]].lang == lang]
             recalls = [r["recall_at_k"] for r in chosen if r["recall_at_k"] is not None]
             suffix = "" if lang == "all" else f" ({lang})"
-            row[f"recall@k{suffix}"] = _round(_mean(recalls))
+            row[f"recall@k{suffix}"] = rounded(mean(recalls))
             if lang == "all":
-                row["MRR"] = _round(_mean([r["mrr"] for r in chosen]))
+                row["MRR"] = rounded(mean([r["mrr"] for r in chosen]))
                 row["questions"] = len(recalls)
-                row["retrieve ms"] = _round(_mean([r["retrieve_ms"] for r in chosen]), 1)
+                row["retrieve ms"] = rounded(mean([r["retrieve_ms"] for r in chosen]), 1)
         table.append(row)
     return table
-
-
-def _round(value: float | None, digits: int = 3) -> float | None:
-    return None if value is None else round(value, digits)
 
 
 def summarize(data: RunData, rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -214,12 +209,9 @@ def summarize(data: RunData, rows: list[dict[str, Any]] | None = None) -> dict[s
         compared = (
             stats.compare_all(per_setting, data.baseline_id) if data.baseline_id in per_setting and len(per_setting) > 1 else {}
         )
-        for sid, matrix in per_setting.items():
+        for sid in per_setting:
             cell = cells[sid]
             mine = [r for r in rows if r["model"] == model and r["setting_id"] == sid]
-            answerable = [r for r in mine if r["answerable"]]
-            acc = stats.bootstrap_ci(matrix)
-            precision, recall = stats.refusal_precision_recall([r["refused"] for r in mine], [r["answerable"] for r in mine])
             retrieval = [
                 data.retrievals[(q, cell["retrieval_id"])]
                 for q in qids
@@ -230,39 +222,27 @@ def summarize(data: RunData, rows: list[dict[str, Any]] | None = None) -> dict[s
                 "model": model,
                 "id": sid,
                 "baseline": sid == data.baseline_id,
-                "grounded acc": _round(acc.mean),
-                "CI low": _round(acc.lo),
-                "CI high": _round(acc.hi),
-                "hit (answerable)": _round(_mean([r["hit"] for r in answerable])),
-                "hallucination": _round(_mean([r["hallucination"] for r in mine])),
-                "over-refusal": _round(_mean([r["over_refusal"] for r in answerable])),
-                "refusal precision": _round(precision),
-                "refusal recall": _round(recall),
-                "agreement": _round(float(np.nanmean(agree[sid]))),
-                "maj@n": _round(float(np.nanmean(majority[sid]))),
-                "F1": _round(_mean([r["f1"] for r in mine])),
-                "citation precision": _round(_mean([r["citation_precision"] for r in mine])),
-                "citation recall": _round(_mean([r["citation_recall"] for r in answerable])),
-                "retrieval recall@k": _round(_mean([r["recall_at_k"] for r in retrieval])),
-                "tokens": _round(_mean([r["new_tokens"] for r in mine]), 1),
-                "truncated": _round(_mean([r["truncated"] for r in mine])),
-                "latency ms": _round(_mean([r["latency_ms"] for r in mine]), 1),
-                "questions": int(np.sum(~np.isnan(stats.question_means(matrix)))),
-                "samples": len(mine),
+                **answer_metrics(mine),
+                "agreement": rounded(float(np.nanmean(agree[sid]))),
+                "maj@n": rounded(float(np.nanmean(majority[sid]))),
+                "retrieval recall@k": rounded(mean([r["recall_at_k"] for r in retrieval])),
+                "tokens": rounded(mean([r["new_tokens"] for r in mine]), 1),
+                "truncated": rounded(mean([r["truncated"] for r in mine])),
+                "latency ms": rounded(mean([r["latency_ms"] for r in mine]), 1),
                 "not worse than best": bool(best_acc.get(sid, False)),
             }
             comparison = compared.get(sid)
             if comparison is not None:
                 row.update({
-                    "vs baseline": _round(comparison.difference),
-                    "diff CI low": _round(comparison.lo),
-                    "diff CI high": _round(comparison.hi),
-                    "p (Holm)": _round(comparison.p_holm, 4),
+                    "vs baseline": rounded(comparison.difference),
+                    "diff CI low": rounded(comparison.lo),
+                    "diff CI high": rounded(comparison.hi),
+                    "p (Holm)": rounded(comparison.p_holm, 4),
                 })
                 comparisons.append({
-                    "model": model, "setting": cell["label"], "id": sid, "difference": _round(comparison.difference),
-                    "CI low": _round(comparison.lo), "CI high": _round(comparison.hi), "p": _round(comparison.p_value, 4),
-                    "p (Holm)": _round(comparison.p_holm, 4), "test": comparison.test, "questions": comparison.n_questions,
+                    "model": model, "setting": cell["label"], "id": sid, "difference": rounded(comparison.difference),
+                    "CI low": rounded(comparison.lo), "CI high": rounded(comparison.hi), "p": rounded(comparison.p_value, 4),
+                    "p (Holm)": rounded(comparison.p_holm, 4), "test": comparison.test, "questions": comparison.n_questions,
                     "significant": bool(comparison.p_holm < ALPHA),
                 })
             settings_rows.append(row)
@@ -280,13 +260,13 @@ def summarize(data: RunData, rows: list[dict[str, Any]] | None = None) -> dict[s
             effects.append({
                 "model": model,
                 "parameter": effect.param,
-                "effect": _round(effect.effect.mean),
-                "CI low": _round(effect.effect.lo),
-                "CI high": _round(effect.effect.hi),
+                "effect": rounded(effect.effect.mean),
+                "CI low": rounded(effect.effect.lo),
+                "CI high": rounded(effect.effect.hi),
                 "values": [_json_value(v) for v in effect.values],
-                "means": [_round(m.mean) for m in effect.means],
-                "means CI low": [_round(m.lo) for m in effect.means],
-                "means CI high": [_round(m.hi) for m in effect.means],
+                "means": [rounded(m.mean) for m in effect.means],
+                "means CI low": [rounded(m.lo) for m in effect.means],
+                "means CI high": [rounded(m.hi) for m in effect.means],
             })
 
     return {
@@ -296,6 +276,7 @@ def summarize(data: RunData, rows: list[dict[str, Any]] | None = None) -> dict[s
         "parameter importance": effects,
         "breakdown by type": _breakdown(rows, "type", cells, data.baseline_id),
         "breakdown by language": _breakdown(rows, "lang", cells, data.baseline_id),
+        "answer verdicts": _verdicts(rows, cells),
         "failure attribution": _failures(rows, cells),
         "retrieval": retrieval_table(data),
         "worst questions": _worst_questions(data, rows),
@@ -325,13 +306,24 @@ def _breakdown(rows: list[dict[str, Any]], field: str, cells: dict[str, Any], ba
                     continue
                 _, m = _matrices(subset)
                 est = stats.bootstrap_ci(next(iter(m.values())))
-                row[name] = _round(est.mean)
-                row[f"{name} CI low"] = _round(est.lo)
-                row[f"{name} CI high"] = _round(est.hi)
+                row[name] = rounded(est.mean)
+                row[f"{name} CI low"] = rounded(est.lo)
+                row[f"{name} CI high"] = rounded(est.hi)
                 row["questions"] = len({r["question_id"] for r in subset})
             row["best setting"] = cells[best[1]]["label"]
             out.append(row)
     return out
+
+
+def _verdicts(rows: list[dict[str, Any]], cells: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per setting, shares of all samples: grounded-correct and each reason an answer failed."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        groups[(r["model"], r["setting_id"])].append(r)
+    return [
+        {"model": model, "setting": cells[sid]["label"], "id": sid, "samples": len(items), **reason_shares(items)}
+        for (model, sid), items in groups.items()
+    ]
 
 
 def _failures(rows: list[dict[str, Any]], cells: dict[str, Any]) -> list[dict[str, Any]]:
@@ -343,9 +335,9 @@ def _failures(rows: list[dict[str, Any]], cells: dict[str, Any]) -> list[dict[st
             groups[(r["model"], r["setting_id"])].append(r)
     for (model, sid), items in groups.items():
         row: dict[str, Any] = {"model": model, "setting": cells[sid]["label"], "id": sid, "samples": len(items)}
-        row["grounded correct"] = _round(_mean([r["grounded_correct"] for r in items]))
+        row["grounded correct"] = rounded(mean([r["grounded_correct"] for r in items]))
         for failure in FAILURES:
-            row[failure] = _round(_mean([r["failure"] == failure for r in items]))
+            row[failure] = rounded(mean([r["failure"] == failure for r in items]))
         out.append(row)
     return out
 
@@ -360,7 +352,7 @@ def _worst_questions(data: RunData, rows: list[dict[str, Any]], limit: int = 10)
     per_q: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in base:
         per_q[r["question_id"]].append(r)
-    ranked = sorted(per_q, key=lambda q: (_mean([r["grounded_correct"] for r in per_q[q]]), q))[:limit]
+    ranked = sorted(per_q, key=lambda q: (mean([r["grounded_correct"] for r in per_q[q]]), q))[:limit]
     records = {(r["question_id"], r["sample"]): r for r in data.records
                if r["setting_id"] == data.baseline_id and r["model"] == model}
     cell = next(c for c in data.cells if c["id"] == data.baseline_id)
@@ -377,7 +369,7 @@ def _worst_questions(data: RunData, rows: list[dict[str, Any]], limit: int = 10)
             "type": item.type,
             "question": item.question,
             "gold": " / ".join("|".join(g) for g in item.answers) if item.answerable else "(refusal)",
-            "accuracy": _round(_mean([r["grounded_correct"] for r in per_q[qid]])),
+            "accuracy": rounded(mean([r["grounded_correct"] for r in per_q[qid]])),
             "answer (sample 0)": record["answer"],
             "failure": max(set(failures), key=failures.count) if failures else "",
             "sources": "; ".join(

@@ -1,5 +1,8 @@
 """Report figures (matplotlib, Agg backend), drawn with a CJK-capable font picked from what is installed.
 
+Labels are bilingual (中文 English) when a CJK font is installed, English only otherwise (no boxes, no
+"Glyph missing" warnings).
+
 Each `plot_*` function takes the summary (see `eval.analysis.summarize`) plus the run's cells, writes one PNG
 and returns its path, or None when the run has nothing to show for it (e.g. no temperature × top_p grid).
 """
@@ -8,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,31 +22,42 @@ CJK_FONTS = (
     "Noto Serif CJK SC", "AR PL UMing CN",
 )  # fmt: skip
 
+# (Chinese, English) label pairs; `label` shows the Chinese part only when a CJK font is installed.
 TYPE_LABELS = {
-    "table": "表格 table",
-    "fact": "事实 fact",
-    "number": "数字/日期 number",
-    "definition": "定义 definition",
-    "multi_hop": "多段 multi-hop",
-    "cross_lingual": "跨语言 cross-lingual",
-    "conflict": "说法冲突 conflict",
-    "unanswerable": "无答案 unanswerable",
+    "table": ("表格", "table"),
+    "fact": ("事实", "fact"),
+    "number": ("数字/日期", "number"),
+    "definition": ("定义", "definition"),
+    "multi_hop": ("多段", "multi-hop"),
+    "cross_lingual": ("跨语言", "cross-lingual"),
+    "conflict": ("说法冲突", "conflict"),
+    "unanswerable": ("无答案", "unanswerable"),
 }
-LANG_LABELS = {"zh": "中文问题 (zh)", "en": "English (en)"}
+LANG_LABELS = {"zh": ("中文问题", "Chinese (zh)"), "en": ("英文问题", "English (en)")}
 PARAM_LABELS = {
-    "temperature": "temperature 温度",
-    "top_p": "top_p",
-    "top_k": "top_k",
-    "min_p": "min_p",
-    "repetition_penalty": "repetition penalty",
-    "max_new_tokens": "max new tokens",
-    "thinking": "thinking 思考模式",
-    "k": "k (sources 检索片段数)",
-    "hybrid": "hybrid retrieval",
-    "rerank": "rerank",
-    "prompt": "prompt template",
+    "temperature": ("温度", "temperature"),
+    "top_p": ("", "top_p"),
+    "top_k": ("", "top_k"),
+    "min_p": ("", "min_p"),
+    "repetition_penalty": ("", "repetition penalty"),
+    "max_new_tokens": ("", "max new tokens"),
+    "thinking": ("思考模式", "thinking"),
+    "k": ("检索片段数", "k (sources)"),
+    "hybrid": ("", "hybrid retrieval"),
+    "rerank": ("", "rerank"),
+    "prompt": ("", "prompt template"),
 }
-ACC_LABEL = "grounded accuracy 有据正确率"
+ACC = ("有据正确率", "grounded accuracy")
+
+
+def label(pair: tuple[str, str]) -> str:
+    """ "中文 English" when a CJK font is installed, else the English part alone."""
+    chinese, english = pair
+    return f"{chinese} {english}" if chinese and setup_matplotlib() else english
+
+
+def _param(name: str) -> str:
+    return label(PARAM_LABELS.get(name, ("", name)))
 
 
 @functools.lru_cache(maxsize=1)
@@ -58,7 +71,7 @@ def pick_cjk_font() -> str | None:
 
 @functools.lru_cache(maxsize=1)
 def setup_matplotlib() -> str | None:
-    """Agg backend and a CJK-capable sans-serif font; warns once (stderr) when none is installed."""
+    """Agg backend and a CJK-capable sans-serif font (None when none is installed: labels are then English)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -68,12 +81,6 @@ def setup_matplotlib() -> str | None:
     if font:
         rcParams["font.family"] = "sans-serif"
         rcParams["font.sans-serif"] = [font, "DejaVu Sans"]
-    else:
-        print(
-            "warning: no CJK font installed, so Chinese labels in the figures will show as boxes; install one, "
-            "e.g. `apt-get install fonts-noto-cjk` (Debian/Ubuntu) or `brew install --cask font-noto-sans-cjk`",
-            file=sys.stderr,
-        )
     rcParams["axes.unicode_minus"] = False
     rcParams["figure.dpi"] = 110
     rcParams["savefig.bbox"] = "tight"
@@ -120,8 +127,8 @@ def plot_settings(summary: dict[str, Any], path: Path) -> Path | None:
         ax.text(1.02, y, f"{r['grounded acc']:.2f}{mark}", va="center", fontsize=8, transform=ax.get_yaxis_transform())
     ax.set_yticks(ys, labels, fontsize=8)
     ax.set_xlim(-0.02, 1.02)
-    ax.set_xlabel(f"{ACC_LABEL} (95% CI, bootstrap over questions)")
-    ax.set_title("每个设置的有据正确率 Grounded accuracy per setting\n(orange = baseline, * = differs from baseline, Holm p < 0.05)",
+    ax.set_xlabel(f"{label(ACC)} (95% CI, bootstrap over questions)")
+    ax.set_title(label(("每个设置的有据正确率", "Grounded accuracy per setting")) + "\n(orange = baseline, * = differs from baseline, Holm p < 0.05)",
                  fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
@@ -174,9 +181,9 @@ def plot_heatmap(summary: dict[str, Any], cells: list[dict[str, Any]], varying: 
         ax.set_xticks(range(len(top_ps)), [_fmt(v) for v in top_ps])
         ax.set_yticks(range(len(temps)), [_fmt(v) for v in temps])
         ax.set_xlabel("top_p")
-        ax.set_ylabel(PARAM_LABELS["temperature"])
+        ax.set_ylabel(_param("temperature"))
         ax.set_title(" ".join(f"{p}={v}" for p, v in zip(others, panel)) or model, fontsize=9)
-    name = ACC_LABEL if metric == "grounded acc" else "agreement 一致率 (share of samples = modal answer)"
+    name = label(ACC) if metric == "grounded acc" else label(("一致率", "agreement (share of samples = modal answer)"))
     fig.colorbar(image, ax=axes[0].tolist(), label=name, shrink=0.9)
     fig.suptitle(f"{name} — temperature × top_p ({model})\n★ / red = not significantly worse than the best cell "
                  "(paired test, Holm, α = 0.05)", fontsize=9, y=1.06)
@@ -198,13 +205,13 @@ def plot_parameters(summary: dict[str, Any], path: Path) -> Path | None:
         ax.fill_between(xs, e["means CI low"], e["means CI high"], color="tab:blue", alpha=0.2, label="95% CI")
         if not numeric:
             ax.set_xticks(xs, [_fmt(v) for v in values])
-        ax.set_xlabel(PARAM_LABELS.get(e["parameter"], e["parameter"]))
+        ax.set_xlabel(_param(e["parameter"]))
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
         ax.set_title(f"{e['parameter']}: effect {e['effect']:.2f}", fontsize=9)
-    axes[0][0].set_ylabel(ACC_LABEL)
+    axes[0][0].set_ylabel(label(ACC))
     axes[0][0].legend(fontsize=8)
-    fig.suptitle("各参数的主效应 Accuracy vs each swept parameter (other parameters averaged)", fontsize=10, y=1.03)
+    fig.suptitle(label(("各参数的主效应", "Accuracy vs each swept parameter (other parameters averaged)")), fontsize=10, y=1.03)
     return _save(fig, path)
 
 
@@ -220,9 +227,9 @@ def plot_importance(summary: dict[str, Any], path: Path) -> Path | None:
         ax.barh(y, e["effect"], color="tab:blue", alpha=0.8)
         ax.errorbar(e["effect"], y, xerr=[[e["effect"] - e["CI low"]], [e["CI high"] - e["effect"]]], fmt="none",
                     color="black", capsize=4)
-    ax.set_yticks(ys, [PARAM_LABELS.get(e["parameter"], e["parameter"]) for e in effects])
+    ax.set_yticks(ys, [_param(e["parameter"]) for e in effects])
     ax.set_xlabel("main effect on grounded accuracy (max − min over values, 95% CI)")
-    ax.set_title("哪个参数最重要 Which knob matters most", fontsize=10)
+    ax.set_title(label(("哪个参数最重要", "Which knob matters most")), fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
 
@@ -248,13 +255,13 @@ def plot_breakdowns(summary: dict[str, Any], path: Path) -> Path | None:
             highs = [r[f"{name} CI high"] for r in rows if name in r]
             ax.bar(xs, ys, width, color=color, label=name,
                    yerr=[[y - lo for y, lo in zip(ys, lows)], [hi - y for y, hi in zip(ys, highs)]], capsize=2)
-        ax.set_xticks(range(len(rows)), [f"{names.get(r[field], r[field])}\n(n={r['questions']})" for r in rows],
+        ax.set_xticks(range(len(rows)), [f"{label(names.get(r[field], ('', r[field])))}\n(n={r['questions']})" for r in rows],
                       fontsize=8, rotation=30 if field == "type" else 0, ha="right" if field == "type" else "center")
         ax.set_ylim(0, 1.05)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].set_ylabel(ACC_LABEL)
-    axes[0].set_title("按题型 By question type", fontsize=10)
-    axes[1].set_title("按语言 By language", fontsize=10)
+    axes[0].set_ylabel(label(ACC))
+    axes[0].set_title(label(("按题型", "By question type")), fontsize=10)
+    axes[1].set_title(label(("按语言", "By language")), fontsize=10)
     axes[1].legend(fontsize=8)
     best = parts[0][1][0].get("best setting", "")
     fig.suptitle(f"Breakdown ({model}; best = {best}; 95% CI)", fontsize=10, y=1.02)
@@ -271,19 +278,19 @@ def plot_failures(summary: dict[str, Any], path: Path) -> Path | None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 0.42 * len(rows) + 1.8))
     ys = list(range(len(rows)))[::-1]
-    parts = [("grounded correct", "正确 correct", "tab:green")] + list(
-        zip(FAILURES, ("证据未检索到 evidence not retrieved", "检索到但未使用 retrieved, not used", "使用了但答错 used, answered wrongly"),
-            ("tab:red", "tab:orange", "tab:purple"))
-    )
+    names = (("证据未检索到", "evidence not retrieved"), ("检索到但未使用", "retrieved, not used"), ("使用了但答错", "used, answered wrongly"))
+    parts = [("grounded correct", label(("正确", "correct")), "tab:green")] + [
+        (key, label(pair), color) for key, pair, color in zip(FAILURES, names, ("tab:red", "tab:orange", "tab:purple"))
+    ]
     left = [0.0] * len(rows)
-    for key, label, color in parts:
+    for key, name, color in parts:
         widths = [r[key] or 0.0 for r in rows]
-        ax.barh(ys, widths, left=left, color=color, label=label)
+        ax.barh(ys, widths, left=left, color=color, label=name)
         left = [a + b for a, b in zip(left, widths)]
     ax.set_yticks(ys, [r["setting"] for r in rows], fontsize=8)
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of answerable samples")
-    ax.set_title("失败归因 Failure attribution (answerable questions)", fontsize=10)
+    ax.set_title(label(("失败归因", "Failure attribution (answerable questions)")), fontsize=10)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _save(fig, path)
 
@@ -303,9 +310,9 @@ def plot_trend(points: list[dict[str, Any]], path: Path) -> Path:
         ax.plot(xs, ys, "o-", label=f"{name} · {model}")
         ax.fill_between(xs, [p["ci_low"] for p in pts], [p["ci_high"] for p in pts], alpha=0.2)
     ax.set_ylim(0, 1)
-    ax.set_ylabel(f"baseline {ACC_LABEL}")
+    ax.set_ylabel(f"baseline {label(ACC)}")
     ax.set_xlabel("run start (UTC)")
-    ax.set_title("有据正确率随时间变化 Grounded accuracy over time (baseline setting, 95% CI)", fontsize=10)
+    ax.set_title(label(("有据正确率随时间变化", "Grounded accuracy over time (baseline setting, 95% CI)")), fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.autofmt_xdate()

@@ -1,8 +1,9 @@
 """Deterministic answer, citation and retrieval metrics (no model, no I/O). Exact definitions: README "Metrics".
 
-Every comparison goes through `eval.normalize.normalize`. `item` is any object with the attributes of
-`eval.qa.QAItem`: `answers: list[list[str]]` (alias groups), `answerable: bool`, `evidence` (items with a
-`quote`, as mappings or objects).
+Answers, aliases and sources are compared as values (`rag.values`) or as normalized text with word
+boundaries (`eval.normalize`). `item` is any object with the attributes of `eval.qa.QAItem`: `question`,
+`answers: list[list[str]]` (alias groups), `answerable: bool`, `evidence` (items with a `quote`, as mappings
+or objects).
 """
 
 from __future__ import annotations
@@ -16,15 +17,38 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
 
-from eval.normalize import normalize, strip_thinking, tokens
+from eval.normalize import length_units, normalize, squash, strip_thinking, tokens
+from rag.refusal import is_refusal
+from rag.values import Value, distinct_claims, find_values, parse_value, prepare
 
-# An answer longer than max(LENGTH_CAP_MIN_TOKENS, LENGTH_CAP_FACTOR × gold tokens) cannot hit: pasting the
-# retrieved context into the answer would otherwise contain every alias.
-LENGTH_CAP_MIN_TOKENS = 100
+# An answer longer than max(LENGTH_CAP_MIN_UNITS, LENGTH_CAP_FACTOR × gold units) cannot hit: pasting the
+# retrieved context into the answer would otherwise contain every alias. Units: `eval.normalize.length_units`
+# (a word or number is 1, a CJK character 0.65), so the same content is as long in Chinese as in English.
+LENGTH_CAP_MIN_UNITS = 100
 LENGTH_CAP_FACTOR = 4
 # A source "overlaps" a gold quote when they share a normalized substring of at least this share of the quote.
 OVERLAP_SHARE = 0.5
 REFUSED_KEY = "<refused>"
+# Why an answer is not grounded-correct (`SampleScore.reason`), checked in this order.
+REFUSED = "refused"  # answerable, and the answer is a refusal (over-refusal)
+TOO_LONG = "too long"  # longer than the length cap
+NOT_HIT = "not hit"  # some alias group's value is not stated
+NEGATED = "negated"  # a gold value is stated only negated ("不是 175B")
+HEDGED = "hedged"  # more candidate values of the gold's kind than the gold has
+NOT_CITED = "not cited"  # right, but no cited source states it (nothing cited, or the wrong source)
+HALLUCINATED = "hallucinated"  # unanswerable, and the answer is not a refusal
+REASONS = (REFUSED, TOO_LONG, NOT_HIT, NEGATED, HEDGED, NOT_CITED, HALLUCINATED)
+
+# A gold value right after one of these, in the same clause and at most NEGATION_WINDOW characters back, is negated.
+NEGATION_WINDOW = 16
+_NEGATION = re.compile(
+    r"不是|并非|而非|绝非|不为|不等于|没有|未(?!来)|不到|不足|无法"
+    r"|\bnot\b|n't\b|\bnever\b|\bno\s+longer\b|\brather\s+than\b|\binstead\s+of\b|\bneither\b|\bnor\b",
+    re.IGNORECASE,
+)
+_CLAUSE_BREAK = re.compile(
+    r"[，,。!?！？;；:：\n]|\.(?!\d)|但是|但|而是|不过|然而|\bbut\b|\bhowever\b|\byet\b|\bactually\b", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -32,18 +56,22 @@ class SampleScore:
     """Scores of one generated answer to one QA item (see README "Metrics" for each definition)."""
 
     answerable: bool
-    hit: bool
     refused: bool
-    supported: bool
+    hit: bool  # every alias group's value stated, not negated, not hedged, within the length cap
+    supported: bool  # hit, and every group's value is in a source the answer cites
     grounded_correct: bool
+    uncited_correct: bool  # hit and not refused, but no cited source states the value
+    negated: bool
+    hedged: bool
+    too_long: bool  # longer than the length cap, so it could not hit
     f1: float
     citation_precision: float | None  # None when nothing is cited
     citation_recall: float | None  # None when the item has no gold evidence
     hallucination: bool
     over_refusal: bool
-    too_long: bool  # longer than the length cap, so it could not hit
-    answer_tokens: int
+    answer_length: float  # length_units of the visible answer
     answer_key: str  # normalized answer, or REFUSED_KEY for every refusal: what majority voting compares
+    reason: str | None  # why it is not grounded-correct (one of REASONS), None when it is
 
 
 @dataclass(frozen=True)
@@ -60,21 +88,88 @@ def _quotes(item: Any) -> list[str]:
     return [e["quote"] if isinstance(e, Mapping) else e.quote for e in item.evidence]
 
 
-@functools.lru_cache(maxsize=4096)
-def _alias_pattern(norm_alias: str) -> re.Pattern[str]:
-    # A number in an alias must not match part of a longer number: `175` is not in `1750亿`, `3` not in `3.5`.
-    head = r"(?<![\d.])" if norm_alias[0].isdigit() else ""
-    tail = r"(?![\d.])" if norm_alias[-1].isdigit() else ""
-    return re.compile(head + re.escape(norm_alias) + tail)
+def _boundary_char(char: str) -> bool:
+    return (char.isascii() and char.isalnum()) or char == "."
+
+
+def _text_spans(text: str, alias: str) -> list[tuple[int, int]]:
+    """Where the normalized text alias occurs in `text` (spans in `rag.values.prepare(text)`).
+
+    An alias that starts (ends) with a Latin letter, digit or `.` must not continue a word or number there:
+    `GPT-4` is not in `GPT-4o` or `GPT-4.1`, `T5` not in `mT5`, `175` not in `1750亿`. A trailing `*` makes
+    the alias a word prefix (`fine-tun*` matches `fine-tuning`).
+    """
+    target = normalize(alias)
+    if not target:
+        raise ValueError(f"alias {alias!r} is empty after normalization; fix the QA item (use letters or digits)")
+    prefix = alias.rstrip().endswith("*")
+    s = squash(text)
+    spans = []
+    i = s.text.find(target)
+    while i >= 0:
+        j = i + len(target)
+        start_ok = not _boundary_char(target[0]) or i == 0 or i in s.breaks or not _boundary_char(s.text[i - 1])
+        end_ok = prefix or not _boundary_char(target[-1]) or j == len(s.text) or j in s.breaks or not _boundary_char(s.text[j])
+        if start_ok and end_ok:
+            spans.append((s.positions[i], s.positions[j - 1] + 1))
+        i = s.text.find(target, i + 1)
+    return spans
+
+
+def alias_spans(text: str, alias: str) -> list[tuple[int, int]]:
+    """Where `text` states `alias`: as a value when the alias is one (`175B` = `1750亿` = `175 billion`), else as
+    normalized text with word boundaries. Spans index `rag.values.prepare(text)`."""
+    value = parse_value(alias)
+    if value is None:
+        return _text_spans(text, alias)
+    return [(v.start, v.end) for v in find_values(text) if value.matches(v)]
 
 
 def contains_alias(text: str, alias: str) -> bool:
-    """Whether `alias` occurs in `text` after normalization, numbers matching only whole numbers."""
-    norm_alias = normalize(alias)
-    if not norm_alias:
-        raise ValueError(f"alias {alias!r} is empty after normalization; fix the QA item (use letters or digits)")
-    norm_text = normalize(text)
-    return norm_alias in norm_text and _alias_pattern(norm_alias).search(norm_text) is not None
+    """Whether `text` states `alias` (see `alias_spans`)."""
+    return bool(alias_spans(text, alias))
+
+
+def _states_group(text: str, group: Sequence[str]) -> bool:
+    return any(contains_alias(text, alias) for alias in group)
+
+
+def _negated(prepared: str, start: int) -> bool:
+    window = prepared[max(0, start - NEGATION_WINDOW) : start]
+    breaks = list(_CLAUSE_BREAK.finditer(window))
+    if breaks:
+        window = window[breaks[-1].end() :]
+    return bool(_NEGATION.search(window))
+
+
+def _gold_kinds(item: Any) -> Counter[str]:
+    """Per value kind, how many alias groups give a value of that kind."""
+    kinds: Counter[str] = Counter()
+    for group in item.answers:
+        kinds.update({v.kind for v in map(parse_value, group) if v is not None})
+    return kinds
+
+
+def hedged(answer_text: str, item: Any) -> bool:
+    """Whether the answer offers more different values of a gold kind (size, count, date, …) than the gold has
+    groups of that kind; values the question itself states and negated values (`不是 13B，而是 175B`) do not count."""
+    asked = {(v.kind, v.amount) for v in find_values(item.question)}
+    prepared = prepare(answer_text)
+    offered: list[Value] = [
+        v for v in find_values(answer_text) if (v.kind, v.amount) not in asked and not _negated(prepared, v.start)
+    ]
+    return any(distinct_claims(offered, kind) > n for kind, n in _gold_kinds(item).items())
+
+
+def _gold_units(alias: str) -> float:
+    return length_units(alias.rstrip("*"))
+
+
+def length_cap(item: Any) -> float:
+    """Most answer units that can still hit: max(LENGTH_CAP_MIN_UNITS, LENGTH_CAP_FACTOR × gold units),
+    gold units = sum over alias groups of the longest alias's length_units."""
+    gold = sum(max(_gold_units(alias) for alias in group) for group in item.answers)
+    return max(LENGTH_CAP_MIN_UNITS, LENGTH_CAP_FACTOR * gold)
 
 
 def covers(chunk: str, quote: str) -> bool:
@@ -97,13 +192,6 @@ def overlaps(source: str, quote: str) -> bool:
     return match.size >= OVERLAP_SHARE * len(b)
 
 
-def length_cap(item: Any) -> int:
-    """Most answer tokens that can still hit: max(LENGTH_CAP_MIN_TOKENS, LENGTH_CAP_FACTOR × gold tokens),
-    gold tokens = sum over alias groups of the longest alias's token count."""
-    gold = sum(max(len(tokens(alias)) for alias in group) for group in item.answers)
-    return max(LENGTH_CAP_MIN_TOKENS, LENGTH_CAP_FACTOR * gold)
-
-
 def _f1(pred: Counter[str], gold: Counter[str]) -> float:
     common = sum((pred & gold).values())
     if common == 0:
@@ -120,43 +208,42 @@ def token_f1(answer_text: str, item: Any, refused: bool) -> float:
     if not item.answerable:
         return 1.0 if refused else 0.0
     pred = Counter(tokens(answer_text))
-    groups = [[tokens(alias) for alias in group] for group in item.answers]
+    groups = [[tokens(alias.rstrip("*")) for alias in group] for group in item.answers]
     return max(_f1(pred, Counter(itertools.chain.from_iterable(choice))) for choice in itertools.product(*groups))
 
 
-def _is_refusal(text: str) -> bool:
-    from rag.citations import is_refusal  # the single refusal pattern list lives with the prompt's refusal
+def _answer_checks(visible: str, item: Any) -> tuple[bool, bool, bool]:
+    """(states every group, some group stated only negated, hedged) for an answerable item."""
+    prepared = prepare(visible)
+    states, negated = True, False
+    for group in item.answers:
+        spans = [span for alias in group for span in alias_spans(visible, alias)]
+        if not spans:
+            states = False
+        elif all(_negated(prepared, start) for start, _ in spans):
+            negated = True
+    return states, negated, hedged(visible, item)
 
-    return is_refusal(text)
 
+def score_sample(answer_text: str, item: Any, cited_texts: Sequence[str] = (), *, refused: bool | None = None) -> SampleScore:
+    """Score one answer to `item` (any object with the attributes of `eval.qa.QAItem`).
 
-def score_sample(
-    answer_text: str,
-    item: Any,
-    cited_texts: Sequence[str] = (),
-    retrieved_texts: Sequence[str] = (),
-    *,
-    refused: bool | None = None,
-) -> SampleScore:
-    """Score one answer to `item`.
-
-    `cited_texts`: the texts of the sources the answer cites; `retrieved_texts`: every source shown to the model
-    (used for `supported` when nothing is cited). `refused`: pass the pipeline's verdict, or None to detect it
-    with `rag.citations.is_refusal`.
+    `cited_texts`: the texts of the sources the answer cites (only they can ground it). `refused`: pass a
+    verdict, or None to detect it with `rag.refusal.is_refusal` (what the pipeline's `refused` field uses).
     """
     visible = strip_thinking(answer_text)
     answerable = bool(item.answerable)
     if refused is None:
-        refused = _is_refusal(visible)
-    answer_tokens = len(tokens(visible))
-    too_long = answerable and answer_tokens > length_cap(item)
-    hit = answerable and not too_long and all(
-        any(contains_alias(visible, alias) for alias in group) for group in item.answers
-    )
-    sources = list(cited_texts) or list(retrieved_texts)
+        refused = is_refusal(visible)
+    answer_length = length_units(visible)
+    too_long = answerable and answer_length > length_cap(item)
+    states = negated = is_hedged = False
+    if answerable:
+        states, negated, is_hedged = _answer_checks(visible, item)
+    hit = states and not negated and not is_hedged and not too_long
     # The aliases of a group are one answer written several ways (`175B`, `1750亿`), so a source written in
     # the other language or notation still supports the matched group.
-    supported = hit and all(any(contains_alias(s, a) for a in group for s in sources) for group in item.answers)
+    supported = hit and all(any(_states_group(s, group) for s in cited_texts) for group in item.answers)
 
     quotes = _quotes(item)
     citation_precision = None
@@ -170,20 +257,34 @@ def score_sample(
     if quotes:
         citation_recall = sum(any(overlaps(s, q) for s in cited_texts) for q in quotes) / len(quotes)
 
+    grounded_correct = (hit and supported and not refused) if answerable else refused
+    if grounded_correct:
+        reason = None
+    elif not answerable:
+        reason = HALLUCINATED
+    else:
+        reason = next(r for r, failed in (
+            (REFUSED, refused), (TOO_LONG, too_long), (NOT_HIT, not states), (NEGATED, negated), (HEDGED, is_hedged),
+            (NOT_CITED, True),
+        ) if failed)  # fmt: skip
     return SampleScore(
         answerable=answerable,
-        hit=hit,
         refused=refused,
+        hit=hit,
         supported=supported,
-        grounded_correct=(hit and supported and not refused) if answerable else refused,
+        grounded_correct=grounded_correct,
+        uncited_correct=hit and not refused and not supported,
+        negated=negated,
+        hedged=is_hedged,
+        too_long=too_long,
         f1=token_f1(visible, item, refused),
         citation_precision=citation_precision,
         citation_recall=citation_recall,
         hallucination=not refused and (not hit if answerable else True),
         over_refusal=answerable and refused,
-        too_long=too_long,
-        answer_tokens=answer_tokens,
+        answer_length=answer_length,
         answer_key=REFUSED_KEY if refused else normalize(visible),
+        reason=reason,
     )
 
 

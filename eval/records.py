@@ -2,8 +2,9 @@
 
 Each line is one finished generation, written and flushed as soon as it exists, so an interrupted sweep (Ctrl-C,
 a crash, a killed job) loses at most the batch in flight. Opening the store reads every complete line; a torn
-last line from a hard kill is reported and ignored. A sweep skips keys already present: re-running it, or
-adding one grid value, only generates what is missing.
+last line from a hard kill is reported and cut off, and a damaged line anywhere else (not JSON, not a record
+with a `key`) is reported with its line number and skipped, never fatal. A sweep skips keys already present:
+re-running it, or adding one grid value, only generates what is missing (a skipped line is generated again).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,12 +52,20 @@ class RecordStore:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._records: dict[str, dict[str, Any]] = {}
+        self.skipped_lines = 0  # damaged lines reported and left out
         if self.path.exists():
-            for record in read_jsonl(self.path):
+            for record in read_jsonl(self.path, on_damaged=self._skip):
+                if not isinstance(record, dict) or not isinstance(record.get("key"), str):
+                    self._skip(f"{self.path}: a line is not a record with a key ({str(record)[:60]}); skipping it")
+                    continue
                 self._records[record["key"]] = record
             _drop_torn_tail(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = None
+
+    def _skip(self, message: str) -> None:
+        print(f"warning: {message}", file=sys.stderr)
+        self.skipped_lines += 1
 
     def __contains__(self, key: str) -> bool:
         return key in self._records
@@ -106,20 +115,27 @@ def _drop_torn_tail(path: Path) -> None:
         f.write(b"\n")
 
 
-def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Every complete JSON line of a file; a torn final line (hard kill mid-write) is skipped with a warning."""
+def read_jsonl(path: str | Path, on_damaged: Callable[[str], None] | None = None) -> Iterator[Any]:
+    """Every complete JSON line of a file. A torn final line (hard kill mid-write) is skipped with a warning; a
+    damaged line elsewhere is passed to `on_damaged` (message with its line number) and skipped, or raises
+    ValueError when there is no `on_damaged`."""
     path = Path(path)
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = path.read_bytes().split(b"\n")
+    if lines and not lines[-1].strip():
+        lines.pop()
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            yield json.loads(line)
-        except json.JSONDecodeError:
+            yield json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
             if lineno == len(lines):
                 print(f"warning: {path}:{lineno} is an incomplete record (interrupted write); ignoring it", file=sys.stderr)
                 continue
-            raise ValueError(f"{path}:{lineno} is not valid JSON; the record store is damaged") from None
+            message = f"{path}:{lineno} is not a valid JSON record (damaged); skipping it"
+            if on_damaged is None:
+                raise ValueError(message.replace("; skipping it", "")) from None
+            on_damaged(message)
 
 
 def git_commit(repo: Path = REPO) -> str:

@@ -26,7 +26,7 @@ from eval.config import DEFAULT_RUNS_DIR
 from eval.regression import DEFAULT_TOLERANCE, compare_runs
 from eval.run_index import RunIndex
 from eval.trend import INDEX_NAME, write_trend
-from ingest.errors import UserError
+from ingest.errors import OneLineArgumentParser, UserError, parse_args
 
 SUMMARY = "summary.json"
 REPORT = "report.html"
@@ -96,7 +96,8 @@ tr.baseline td { background: #fff3e0; } img { max-width: 100%; margin: 0.5em 0 1
 
 SETTINGS_COLUMNS = (
     "setting", "model", "grounded acc", "CI low", "CI high", "vs baseline", "diff CI low", "diff CI high", "p (Holm)",
-    "not worse than best", "hit (answerable)", "hallucination", "over-refusal", "refusal precision", "refusal recall",
+    "not worse than best", "hit (answerable)", "uncited correct", "hallucination", "over-refusal", "refusal precision",
+    "refusal recall",
     "agreement", "maj@n", "F1", "citation precision", "citation recall", "retrieval recall@k", "tokens", "truncated",
     "latency ms", "questions", "samples",
 )  # fmt: skip
@@ -156,9 +157,10 @@ def render_html(data: RunData, summary: dict[str, Any], drawn: list[Path]) -> st
     sections = [
         f"<h1>Eval report — {html.escape(str(config.get('name')))} {html.escape(str(meta.get('run_id')))}</h1>",
         '<table class="meta">' + "".join(f"<tr><td>{html.escape(k)}</td>{_cell(v)}</tr>" for k, v in facts.items()) + "</table>",
-        '<p class="note">Grounded accuracy: an answerable question counts as correct when every gold alias group is '
-        "in the answer and in a cited source (in the shown sources when nothing is cited) and the answer is not a "
-        "refusal; an unanswerable one when the answer is the refusal. CIs: 95% percentile bootstrap over questions "
+        '<p class="note">Grounded accuracy: an answerable question counts as correct when the answer states every gold '
+        "value (compared as values: 175B = 1750亿), not negated, without offering more candidate values than the gold "
+        "has, within the length cap, and a source the answer cites states it too; an unanswerable one when the answer "
+        "is a refusal. Right but not in a cited source: uncited correct. CIs: 95% percentile bootstrap over questions "
         "(each question's samples kept together). Comparisons: paired over questions against the baseline "
         "(sign-flip test, McNemar when n = 1), Holm-adjusted across settings.</p>",
         "<h2>Settings</h2>", html_table(summary["settings"], SETTINGS_COLUMNS), fig("settings"),
@@ -168,6 +170,11 @@ def render_html(data: RunData, summary: dict[str, Any], drawn: list[Path]) -> st
         "<h2>Comparisons against the baseline</h2>", html_table(summary["comparisons vs baseline"]),
         "<h2>By question type and language</h2>", fig("breakdown"),
         html_table(summary["breakdown by type"]), html_table(summary["breakdown by language"]),
+        "<h2>Answer verdicts</h2>",
+        '<p class="note">Share of all samples that are grounded-correct, and of those that are not, the first reason '
+        "that applies: refused, too long, not hit, negated, hedged, not cited (answerable questions); hallucinated "
+        "(unanswerable questions not refused).</p>",
+        html_table(summary["answer verdicts"]),
         "<h2>Failure attribution</h2>",
         '<p class="note">Each answerable sample that is not grounded-correct: its evidence was not among the sources '
         "shown; it was shown but no cited source overlaps it (refusals included); or it was cited and the answer "
@@ -228,7 +235,7 @@ def check_against(run_dir: Path, reference_dir: Path, tolerance: float, out=None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m eval.report", description=__doc__.split("\n")[0])
+    parser = OneLineArgumentParser(prog="python -m eval.report", description=__doc__.split("\n")[0])
     parser.add_argument("run", nargs="?", help="run folder, run id under --runs, or `latest`")
     parser.add_argument("--runs", default=DEFAULT_RUNS_DIR, help=f"runs folder holding runs.sqlite (default {DEFAULT_RUNS_DIR})")
     parser.add_argument("--trend", action="store_true", help="draw grounded accuracy over time into RUNS/trend.png")
@@ -243,7 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), argv)
+    if isinstance(args, int):  # --help (0) or a bad flag (2, one line already printed)
+        return args
     runs_dir = Path(args.runs)
     try:
         if args.trend:

@@ -19,7 +19,9 @@ import dataclasses
 import functools
 import hashlib
 import json
+import os
 import re
+import socket
 import sys
 import time
 from collections import deque
@@ -36,9 +38,9 @@ from eval.grid import Cell, Grid, derive_seed, expand_grid, retrieval_id
 from eval.metrics import evidence_recall_at_k, mrr
 from eval.qa import QAItem, load_qa
 from eval.records import RecordKey, RecordStore, git_commit, messages_hash
-from eval.run_index import RunIndex
+from eval.run_index import Heartbeat, RunIndex
 from eval.trend import INDEX_NAME
-from ingest.errors import UserError
+from ingest.errors import OneLineArgumentParser, UserError, parse_args
 from rag.config import BACKENDS, ModelSettings, RetrievalSettings, Settings
 from rag.generators.openai_server import RequestFailed
 from rag.prompt import build_messages, template_hash
@@ -378,7 +380,7 @@ def run_sweep(
     """Run (or resume) a sweep; returns where it went and how many samples were generated vs taken from cache.
 
     `on_record` is called after each new record is safely written (progress hooks, tests). `index` reuses an
-    already opened index instead of `ensure_index(config.index)`.
+    already opened index instead of `open_index(config.index)`.
     """
     from tqdm import tqdm
 
@@ -394,16 +396,23 @@ def run_sweep(
         "started_at": utc_now(), "finished_at": None, "status": "running", "git_commit": commit,
         "backend": config.backend, "backends": {}, "revisions": {}, "index": None, "cells": [_cell_json(grid, c) for c in grid.cells],
         "baseline": grid.baseline.id, "varying": list(grid.varying), "generated": 0, "cached": 0, "failed": 0,
+        "pid": os.getpid(), "host": socket.gethostname(),
     }
     _write_json(run_dir / "run.json", meta)
+    heartbeat = Heartbeat(run_dir)
+    heartbeat.beat()
     with (run_dir / "questions.jsonl").open("w", encoding="utf-8") as f:
         for q in questions:
             f.write(json.dumps(qa_item_to_json(q), ensure_ascii=False) + "\n")
-    db = RunIndex(runs_dir / INDEX_NAME)
-    db.start_run(run_id=run_id, run_dir=str(run_dir.resolve()), name=config.name, config_hash=config.hash,
-                 started_at=meta["started_at"], models=list(config.models), backend=config.backend, git_commit=commit)
+    # The stores are opened (and a damaged line reported) before the run is registered.
     cache = RecordStore(runs_dir / CACHE_FILE)
     records = RecordStore(run_dir / "records.jsonl")
+    meta["skipped_cache_lines"] = cache.skipped_lines
+    db = RunIndex(runs_dir / INDEX_NAME)
+    for dead in db.interrupted:
+        print(f"note: run {dead} had died without finishing; marked interrupted in {db.path}", file=sys.stderr)
+    db.start_run(run_id=run_id, run_dir=str(run_dir.resolve()), name=config.name, config_hash=config.hash,
+                 started_at=meta["started_at"], models=list(config.models), backend=config.backend, git_commit=commit)
     status = "failed"
     try:
         settings = Settings(index=config.index)
@@ -419,6 +428,7 @@ def run_sweep(
                 for retrieval in retrievals:
                     rid = retrieval_id(retrieval)
                     t0 = time.perf_counter()
+                    heartbeat.beat()
                     found = pipeline.retrieve(question.question, retrieval)
                     ms = (time.perf_counter() - t0) * 1000
                     hits[(question.id, rid)] = found
@@ -456,6 +466,7 @@ def run_sweep(
                 cache.append(record)
                 records.append(record)
                 meta["generated"] += 1
+                heartbeat.beat()
                 bar.update(1)
                 if on_record:
                     on_record(record)
@@ -533,7 +544,7 @@ def _record(p: PendingSample, job: PromptJob, produced: Produced, commit: str) -
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m eval.run", description=__doc__.split("\n")[0])
+    parser = OneLineArgumentParser(prog="python -m eval.run", description=__doc__.split("\n")[0])
     parser.add_argument("--config", required=True, help="sweep config (.yaml/.yml/.toml), e.g. eval/configs/smoke.yaml")
     parser.add_argument("--limit", type=int, help="only the first N questions of the QA set")
     parser.add_argument("--model", help="sweep this model instead of the config's models (Hub id, alias or path)")
@@ -542,6 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--concurrency", type=int, help="openai backend: requests in flight at once (default 1)")
     parser.add_argument("--qa", help="QA set (JSONL) instead of the config's")
     parser.add_argument("--index", help="index folder instead of the config's (built there if missing)")
+    parser.add_argument("--update-index", action="store_true", help="bring an existing index up to date with the corpus first (default: a stale index is an error)")
     parser.add_argument("--out", default=DEFAULT_RUNS_DIR, help=f"runs folder (default {DEFAULT_RUNS_DIR})")
     parser.add_argument("--no-report", action="store_true", help="skip writing the report at the end")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -549,14 +561,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), argv)
+    if isinstance(args, int):  # --help (0) or a bad flag (2, one line already printed)
+        return args
     try:
         config = load_eval_config(args.config).with_overrides(
             limit=args.limit, backend=args.backend, base_url=args.base_url, qa=args.qa, concurrency=args.concurrency,
             models=(args.model,) if args.model else None,
         )
-        if args.index:
-            config = config.with_overrides(index=dataclasses.replace(config.index, index=args.index))
+        if args.index or args.update_index:
+            config = config.with_overrides(
+                index=dataclasses.replace(config.index, index=args.index or config.index.index, update=args.update_index or config.index.update)
+            )
         result = run_sweep(config, args.out, progress=not args.quiet)
         print(f"run {result.run_id}: {result.questions} questions, {result.generated} samples generated, "
               f"{result.cached} from cache → {result.run_dir}")

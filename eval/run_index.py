@@ -2,14 +2,22 @@
 
 One row per run (id = the run folder's UTC timestamp, config hash, model, git commit, status) and one row per
 (run, model, setting) with grounded accuracy and its CI. `python -m eval.report --trend` draws from it, and
-`--fail-on-regression` finds the previous comparable run in it.
+`--fail-on-regression` finds the previous comparable run in it. Opening it marks runs whose process died
+(killed, machine restarted) as `interrupted` instead of leaving them `running` forever.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
+
+HEARTBEAT_FILE = "heartbeat"  # touched by a running sweep; its age tells a dead run on another host
+STALE_HEARTBEAT_S = 30 * 60
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -59,9 +67,20 @@ class RunIndex:
         self.db = sqlite3.connect(self.path)
         self.db.row_factory = sqlite3.Row
         self.db.executescript(SCHEMA)
+        self.interrupted = self._mark_dead_runs()  # run ids found dead and marked
 
     def close(self) -> None:
         self.db.close()
+
+    def _mark_dead_runs(self) -> list[str]:
+        dead = []
+        for row in self.db.execute("SELECT run_id, run_dir FROM runs WHERE status = 'running'").fetchall():
+            why = run_is_dead(Path(row["run_dir"]))
+            if why:
+                with self.db:
+                    self.db.execute("UPDATE runs SET status = 'interrupted' WHERE run_id = ?", (row["run_id"],))
+                dead.append(row["run_id"])
+        return dead
 
     def __enter__(self) -> "RunIndex":
         return self
@@ -136,3 +155,44 @@ class RunIndex:
         if name:
             query, args = query + " AND r.name = ?", [name]
         return [dict(r) for r in self.db.execute(query + " ORDER BY r.started_at, r.run_id", args)]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_is_dead(run_dir: Path) -> str | None:
+    """Why a run registered as running cannot still be running, or None when it may be.
+
+    On this host the run's process id decides; for a run started on another host (a shared runs folder), a
+    heartbeat older than 30 minutes does.
+    """
+    try:
+        meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "its run folder is gone or unreadable"
+    pid, host = meta.get("pid"), meta.get("host")
+    if host == socket.gethostname() and isinstance(pid, int):
+        return None if _pid_alive(pid) else f"its process {pid} is gone"
+    beat = run_dir / HEARTBEAT_FILE
+    age = time.time() - (beat if beat.exists() else run_dir / "run.json").stat().st_mtime
+    return f"no heartbeat for {age / 60:.0f} min" if age > STALE_HEARTBEAT_S else None
+
+
+class Heartbeat:
+    """Touches a run's heartbeat file, at most every `every_s` seconds."""
+
+    def __init__(self, run_dir: Path, every_s: float = 30.0):
+        self.path, self.every_s, self.last = run_dir / HEARTBEAT_FILE, every_s, 0.0
+
+    def beat(self) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.every_s:
+            self.path.touch()
+            self.last = now

@@ -3,7 +3,7 @@
 
 def __getattr__(name: str):
     # `ingest.build_index` without importing the build machinery for every `import ingest.*`.
-    if name in ("build_index", "ensure_index"):
+    if name in ("build_index", "open_index"):
         from ingest import build
 
         return getattr(build, name)

@@ -2,19 +2,23 @@
 
 `build_index` re-embeds only what changed: documents whose file hash is unchanged keep their chunks and
 vectors, deleted documents drop out, and a run where nothing changed returns before loading any model.
-The new index is written to a temporary folder next to the index and swapped in only when complete, so
-an exception or Ctrl-C mid-build leaves the previous index in place and usable.
+Builders hold the index folder's lock (`ingest.lock`); the new index is written as a new generation and
+published only when complete (`ingest.store`), so an exception, Ctrl-C or kill mid-build leaves the previous
+index in place and usable, and readers never see a half-written one.
+
+`open_index` is what the readers (`rag.ask`, the UI, the eval) use: it builds an index that does not exist
+yet, and otherwise never writes — a stale or damaged index is an error naming the command that fixes it,
+unless the settings ask to update it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -24,7 +28,22 @@ import numpy as np
 from ingest.config import DEFAULT_EMBEDDER, IndexSettings
 from ingest.errors import UserError
 from ingest.load import SkippedFile, SourceDocument, iter_documents
-from ingest.store import INDEX_FILES, FORMAT_VERSION, Index, Manifest, load_index, read_manifest, verify_files, write_index
+from ingest.lock import build_lock
+from ingest.store import (
+    FORMAT_VERSION,
+    INDEX_FILES,
+    Index,
+    Manifest,
+    generation_dir,
+    generations,
+    index_exists,
+    load_index,
+    new_generation_name,
+    publish_generation,
+    read_manifest,
+    verify_files,
+    write_index,
+)
 from ingest.types import Chunk
 
 PIPELINE_MODULES = ("load.py", "clean.py", "chunk.py", "lexical.py")
@@ -106,50 +125,23 @@ def _index_hash(model_id: str, chunking: dict, docs: list[SourceDocument]) -> st
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _tidy_leftovers(index: Path) -> str | None:
-    """Finish what a killed build left: restore a swapped-out index, delete dead builds' temp folders."""
-    note = None
-    for tmp in index.parent.glob(f".{index.name}.building-*"):
-        pid = tmp.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _pid_alive(int(pid)):
-            shutil.rmtree(tmp, ignore_errors=True)
-    backups = sorted(index.parent.glob(f".{index.name}.previous-*"), key=lambda p: p.stat().st_mtime)
-    if backups and not (index / "manifest.json").exists():
-        if index.exists():
-            shutil.rmtree(index)
-        os.rename(backups.pop(), index)
-        note = f"restored the previous index from an interrupted build ({index}/)"
-    for stale in backups:
+def _remove_old_generations(index: Path) -> None:
+    """Under the build lock: drop every generation but the current one and the one before it (a reader that
+    resolved `CURRENT` just before the last publish may still be reading that one), and the files of an
+    index of an earlier version once a generation is current."""
+    folders = generations(index)
+    current = generation_dir(index)
+    if current == index:
+        return
+    older = [g for g in folders if g.name < current.name]
+    for stale in [g for g in folders if g != current and g not in older[-1:]]:
         shutil.rmtree(stale, ignore_errors=True)
-    return note
-
-
-def _swap_in(tmp: Path, index: Path) -> None:
-    """Replace `index` by the complete build in `tmp` (files that are not build output, e.g. README.md, stay)."""
-    if index.exists():
-        for item in index.iterdir():
-            if item.name not in INDEX_FILES and not (tmp / item.name).exists():
-                (shutil.copytree if item.is_dir() else shutil.copy2)(item, tmp / item.name)
-        backup = index.parent / f".{index.name}.previous-{os.getpid()}"
-        os.rename(index, backup)
-        os.rename(tmp, index)
-        shutil.rmtree(backup, ignore_errors=True)
-    else:
-        os.rename(tmp, index)
+    for name in INDEX_FILES:
+        (index / name).unlink(missing_ok=True)
 
 
 def _previous_index(index: Path, notes: list[str]) -> Manifest | None:
-    if not (index / "manifest.json").exists():
+    if not index_exists(index):
         return None
     try:
         manifest = read_manifest(index)
@@ -157,14 +149,6 @@ def _previous_index(index: Path, notes: list[str]) -> Manifest | None:
         return manifest
     except UserError as exc:
         notes.append(f"the existing index could not be reused ({str(exc).split('; rebuild')[0]}); building it anew")
-        return None
-
-
-def _readable_manifest(index: Path) -> Manifest | None:
-    """The manifest of the index at `index`, or None when there is none or it cannot be read."""
-    try:
-        return read_manifest(index)
-    except UserError:
         return None
 
 
@@ -190,35 +174,44 @@ def build_index(
     chunk_overlap: int = IndexSettings.chunk_overlap,
     rebuild: bool = False,
     progress: bool = True,
+    *,
+    fallback: bool = True,
+    wait: bool = False,
+    max_file_mb: float = IndexSettings.max_file_mb,
 ) -> BuildReport:
     """Build or update the index at `index` from the reports in `corpus`; UserError on bad input.
 
-    Bad arguments are rejected before anything on disk is touched.
+    Bad arguments are rejected before anything on disk is touched. `fallback=False` makes an embedder that
+    cannot be loaded an error instead of the bundled stand-in. Another build of the same index is an error,
+    or with `wait` is waited for.
     """
     started = time.perf_counter()
-    IndexSettings(str(corpus), str(index), embedder, chunk_chars, chunk_overlap)  # validates sizes
+    IndexSettings(str(corpus), str(index), embedder, chunk_chars, chunk_overlap, max_file_mb=max_file_mb)  # validates
     corpus, index = Path(corpus), Path(index)
     if not corpus.is_dir():
         raise UserError(f"corpus folder {corpus}/ does not exist; pass --corpus with the folder of .md/.txt/.html reports")
     if index.exists() and not index.is_dir():
         raise UserError(f"index path {index} is a file, not a folder; pass --index with a folder")
     skipped: list[SkippedFile] = []
-    docs = list(iter_documents(corpus, on_skip=skipped.append))
+    docs = list(iter_documents(corpus, on_skip=skipped.append, max_file_mb=max_file_mb))
     for item in skipped:
         print(f"warning: {item}", file=sys.stderr)
     if not docs:
         found = f"{len(skipped)} file(s) skipped" if skipped else "it is empty"
         raise UserError(f"no reports to index in {corpus}/ ({found}); add .md, .txt or .html files")
+    with build_lock(index, wait=wait):
+        return _build_locked(corpus, index, embedder, chunk_chars, chunk_overlap, rebuild, progress, fallback, docs, skipped, started)
 
+
+def _build_locked(corpus: Path, index: Path, embedder: str, chunk_chars: int, chunk_overlap: int, rebuild: bool,
+                  progress: bool, fallback: bool, docs: list[SourceDocument], skipped: list[SkippedFile], started: float) -> BuildReport:
     from ingest.embed import load_resolved, resolve_embedder, warn_once
 
-    spec = resolve_embedder(embedder)
+    spec = resolve_embedder(embedder, fallback=fallback)
     if spec.notice:
         warn_once(spec.notice)
     notes: list[str] = []
-    leftover = _tidy_leftovers(index)
-    if leftover:
-        notes.append(leftover)
+    _remove_old_generations(index)
     chunking = {"chunk_chars": chunk_chars, "chunk_overlap": chunk_overlap, "pipeline": pipeline_fingerprint()}
     report = BuildReport(
         index, corpus, spec.model_id, embedder, documents=len(docs), skipped=skipped,
@@ -238,7 +231,7 @@ def build_index(
         report.chunks, report.dim, report.unchanged = old["counts"]["chunks"], old.dim, sorted(doc_hashes)
         report.seconds = time.perf_counter() - started
         return report
-    return _build(docs, old, spec, chunking, report, started, progress, load_resolved)
+    return _build(docs, old, spec, chunking, report, started, progress, lambda spec: load_resolved(spec, fallback=fallback))
 
 
 def _build(docs, old, spec, chunking, report: BuildReport, started: float, progress: bool, load_resolved) -> BuildReport:
@@ -311,37 +304,79 @@ def _build(docs, old, spec, chunking, report: BuildReport, started: float, progr
         "counts": {"documents": len(docs), "chunks": len(chunks), "embedded": report.embedded, "reused": report.reused},
         "libraries": _library_versions(),
     }
-    tmp = index.parent / f".{index.name}.building-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    generation = index / new_generation_name()
+    generation.mkdir()
     try:
-        report.manifest = write_index(tmp, manifest, chunks, vectors, tokens, documents)
-        _swap_in(tmp, index)
+        report.manifest = write_index(generation, manifest, chunks, vectors, tokens, documents)
+        publish_generation(index, generation.name)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(generation, ignore_errors=True)
         raise
+    _remove_old_generations(index)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def ensure_index(settings: IndexSettings | None = None, progress: bool = True) -> Index:
-    """The index at `settings.index`, built with `settings` if missing, else updated for corpus changes only
-    (summary on stderr). An existing index keeps the embedder and chunking it was built with, so asking a
-    question never re-chunks or re-embeds an index built by `python -m ingest` with other settings; that
-    command changes them. Without a corpus folder an existing index is used as is."""
+def open_index(settings: IndexSettings | None = None, progress: bool = True) -> Index:
+    """The index at `settings.index`, for reading.
+
+    A missing index is built with `settings` (announced on stderr, waiting for a concurrent build of it). An
+    existing one is never changed, unless `settings.update` asks for it: it is loaded as built, with the
+    embedder it was built with (never a stand-in), and when the corpus changed since it was built, that is a
+    UserError naming the command that updates it. Without a corpus folder an existing index is used as is.
+    """
     settings = settings or IndexSettings()
-    existing = _readable_manifest(Path(settings.index))
-    if existing is not None:
-        chunking = existing.get("chunking") or {}
-        settings = replace(
-            settings, embedder=existing["embedder"].get("name", settings.embedder),
-            chunk_chars=chunking.get("chunk_chars", settings.chunk_chars),
-            chunk_overlap=chunking.get("chunk_overlap", settings.chunk_overlap),
-        )  # fmt: skip
-    if not Path(settings.corpus).is_dir() and (Path(settings.index) / "manifest.json").exists():
-        print(f"note: corpus folder {settings.corpus}/ not found; using the existing index {settings.index}/ as built", file=sys.stderr)
-        return load_index(settings.index)
-    report = build_index(settings.corpus, settings.index, settings.embedder, settings.chunk_chars, settings.chunk_overlap, progress=progress)
-    if not report.up_to_date:
+    index, corpus = Path(settings.index), Path(settings.corpus)
+    if not index_exists(index):
+        print(f"note: no index at {index}/ yet; building it from {corpus}/ (embedder {settings.embedder})", file=sys.stderr)
+        report = build_index(corpus, index, settings.embedder, settings.chunk_chars, settings.chunk_overlap, progress=progress, wait=True,
+                             max_file_mb=settings.max_file_mb)  # fmt: skip
         print(report.summary(), file=sys.stderr)
-    return load_index(settings.index)
+        return load_index(index)
+    if not corpus.is_dir():
+        print(f"note: corpus folder {corpus}/ not found; using the existing index {index}/ as built", file=sys.stderr)
+        return load_index(index)
+    manifest = read_manifest(index)
+    chunking = manifest.get("chunking") or {}
+    command = _update_command(settings, manifest)
+    if settings.update:
+        report = build_index(
+            corpus, index, manifest["embedder"].get("name", settings.embedder), chunking.get("chunk_chars", settings.chunk_chars),
+            chunking.get("chunk_overlap", settings.chunk_overlap), progress=progress, fallback=False, wait=True,
+            max_file_mb=settings.max_file_mb,
+        )  # fmt: skip
+        if not report.up_to_date:
+            print(report.summary(), file=sys.stderr)
+        return load_index(index)
+    changes = _corpus_changes(corpus, manifest, settings.max_file_mb)
+    if changes:
+        raise UserError(
+            f"the index at {index}/ is out of date with {corpus}/ ({changes}); update it with {command} "
+            "(or pass --update-index)"
+        )
+    return load_index(index)
+
+
+def _update_command(settings: IndexSettings, manifest: Manifest) -> str:
+    chunking = manifest.get("chunking") or {}
+    parts = ["python -m ingest", f"--corpus {settings.corpus}", f"--index {settings.index}", f"--embedder {manifest['embedder'].get('name')}"]
+    if chunking.get("chunk_chars", 500) != IndexSettings.chunk_chars or chunking.get("chunk_overlap", 80) != IndexSettings.chunk_overlap:
+        parts.append(f"--chunk-size {chunking.get('chunk_chars')} --chunk-overlap {chunking.get('chunk_overlap')}")
+    return "`" + " ".join(parts) + "`"
+
+
+def _corpus_changes(corpus: Path, manifest: Manifest, max_file_mb: float) -> str:
+    """What changed in the corpus (or the chunking code) since the index was built, as a phrase; "" if nothing."""
+    now = {d.doc_id: d.sha256 for d in iter_documents(corpus, on_skip=lambda _: None, max_file_mb=max_file_mb)}
+    built = {k: v["sha256"] for k, v in manifest["documents"].items()}
+    parts = []
+    for what, ids in (
+        ("added", sorted(set(now) - set(built))),
+        ("changed", sorted(k for k in set(now) & set(built) if now[k] != built[k])),
+        ("removed", sorted(set(built) - set(now))),
+    ):
+        if ids:
+            parts.append(f"{len(ids)} {what}: {', '.join(ids[:3])}{', …' if len(ids) > 3 else ''}")
+    if (manifest.get("chunking") or {}).get("pipeline") != pipeline_fingerprint():
+        parts.append("the chunking code changed")
+    return "; ".join(parts)

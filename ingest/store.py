@@ -1,6 +1,12 @@
 """The index folder on disk and the loaded `Index` that retrieval searches.
 
-Files (all written by `ingest.build`, checked on load):
+An index folder holds generations: each build writes a complete new folder `gen-<UTC time>-<pid>/` and then
+publishes it by atomically replacing the one-line file `CURRENT` that names it. A reader resolves `CURRENT`
+once and reads every file from that generation, so it never mixes two builds; generations are immutable
+once published, and the build after next removes them. (An index of an earlier version, with the files
+directly in the folder, is still read, and is converted by the next build.)
+
+Files of a generation (all written by `ingest.build`, checked on load):
 - `manifest.json`: embedder (requested name, model id, dimension, fallback notice), chunking settings,
   per-document content hashes, build time and seconds, library versions, file checksums and `hash`;
 - `vectors.faiss`: normalized embeddings in a FAISS IndexFlatIP (row i = chunk i);
@@ -13,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
@@ -31,6 +39,9 @@ LEXICAL = "lexical.json"
 DOCUMENTS = "documents.jsonl"
 DATA_FILES = (VECTORS, CHUNKS, LEXICAL, DOCUMENTS)
 INDEX_FILES = (MANIFEST, *DATA_FILES)
+CURRENT = "CURRENT"  # names the published generation
+GENERATION_PREFIX = "gen-"
+_GENERATION_NAME = re.compile(GENERATION_PREFIX + r"[0-9T]+-\d+")
 
 
 class Manifest(dict):
@@ -57,10 +68,55 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def generation_dir(index_dir: str | Path) -> Path:
+    """The folder holding the published files of the index at `index_dir`: the generation `CURRENT` names,
+    or `index_dir` itself for an index of an earlier version (no `CURRENT`)."""
+    index_dir = Path(index_dir)
+    try:
+        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return index_dir
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"index at {index_dir}/ has an unreadable {CURRENT} file ({exc}); rebuild it with {rebuild_command(index_dir)}") from None
+    if not _GENERATION_NAME.fullmatch(name):
+        raise UserError(f"index at {index_dir}/ has a damaged {CURRENT} file ({name[:40]!r}); rebuild it with {rebuild_command(index_dir)}")
+    return index_dir / name
+
+
+def index_exists(index_dir: str | Path) -> bool:
+    """Whether `index_dir` holds a published index (complete or not: loading checks that)."""
+    index_dir = Path(index_dir)
+    return (index_dir / CURRENT).exists() or (index_dir / MANIFEST).exists()
+
+
+def new_generation_name() -> str:
+    from datetime import datetime, timezone
+
+    return f"{GENERATION_PREFIX}{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{os.getpid()}"
+
+
+def publish_generation(index_dir: Path, name: str) -> None:
+    """Make generation `name` the index's current one, atomically (readers see the old one or the new one)."""
+    tmp = index_dir / f".{CURRENT}.{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(name + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, index_dir / CURRENT)
+
+
+def generations(index_dir: Path) -> list[Path]:
+    """The generation folders in `index_dir`, oldest first (names sort by build start time)."""
+    return sorted(p for p in index_dir.glob(GENERATION_PREFIX + "*") if p.is_dir() and _GENERATION_NAME.fullmatch(p.name))
+
+
 def read_manifest(index_dir: str | Path) -> Manifest:
     """The manifest of the index at `index_dir`; UserError when it is missing or unreadable."""
-    index_dir = Path(index_dir)
-    path = index_dir / MANIFEST
+    return _read_manifest(Path(index_dir), generation_dir(index_dir))
+
+
+def _read_manifest(index_dir: Path, folder: Path) -> Manifest:
+    path = folder / MANIFEST
     if not path.exists():
         raise UserError(f"no index at {index_dir}/ (manifest.json is missing); build it with `python -m ingest --index {index_dir}`")
     try:
@@ -73,14 +129,15 @@ def read_manifest(index_dir: str | Path) -> Manifest:
     return manifest
 
 
-def verify_files(index_dir: str | Path, manifest: Manifest) -> None:
+def verify_files(index_dir: str | Path, manifest: Manifest, folder: Path | None = None) -> None:
     """Check every data file against the checksum in the manifest; UserError naming the broken file."""
     index_dir = Path(index_dir)
-    missing = [name for name in DATA_FILES if not (index_dir / name).exists()]
+    folder = folder or generation_dir(index_dir)
+    missing = [name for name in DATA_FILES if not (folder / name).exists()]
     if missing:
         raise UserError(f"index at {index_dir}/ is incomplete ({', '.join(missing)} missing); rebuild it with {rebuild_command(index_dir)}")
     for name in DATA_FILES:
-        if file_sha256(index_dir / name) != manifest.get("files", {}).get(name):
+        if file_sha256(folder / name) != manifest.get("files", {}).get(name):
             raise UserError(f"index at {index_dir}/ is corrupted ({name} does not match its checksum); rebuild it with {rebuild_command(index_dir)}")
 
 
@@ -194,21 +251,32 @@ def load_index(index_dir: str | Path = "index", embedder=None) -> Index:
 
     `embedder` may be an already loaded Embedder; it must be the one the index was built with.
     """
+    index_dir = Path(index_dir)
+    folder = generation_dir(index_dir)
+    try:
+        return _load_generation(index_dir, folder, embedder)
+    except (UserError, FileNotFoundError):
+        # A build may have published a new generation and removed this one while it was read: read the new one.
+        if generation_dir(index_dir) == folder:
+            raise
+        return _load_generation(index_dir, generation_dir(index_dir), embedder)
+
+
+def _load_generation(index_dir: Path, folder: Path, embedder) -> Index:
     import faiss
 
-    index_dir = Path(index_dir)
-    manifest = read_manifest(index_dir)
-    verify_files(index_dir, manifest)
+    manifest = _read_manifest(index_dir, folder)
+    verify_files(index_dir, manifest, folder)
     if embedder is not None and embedder.model_id != manifest.embedder_id:
         raise UserError(
             f"index at {index_dir}/ was built with {manifest.embedder_id}, not {embedder.model_id}; "
             f"rebuild it with `python -m ingest --index {index_dir} --embedder {embedder.name} --rebuild`"
         )
     try:
-        chunks = [Chunk(**row) for row in _read_jsonl(index_dir / CHUNKS)]
-        tokens = json.loads((index_dir / LEXICAL).read_text(encoding="utf-8"))["tokens"]
-        documents = {row["doc_id"]: row for row in _read_jsonl(index_dir / DOCUMENTS)}
-        faiss_index = faiss.read_index(str(index_dir / VECTORS))
+        chunks = [Chunk(**row) for row in _read_jsonl(folder / CHUNKS)]
+        tokens = json.loads((folder / LEXICAL).read_text(encoding="utf-8"))["tokens"]
+        documents = {row["doc_id"]: row for row in _read_jsonl(folder / DOCUMENTS)}
+        faiss_index = faiss.read_index(str(folder / VECTORS))
     except (ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise UserError(f"index at {index_dir}/ is unreadable ({exc}); rebuild it with {rebuild_command(index_dir)}") from None
     if not (faiss_index.ntotal == len(chunks) == len(tokens)) or faiss_index.d != manifest.dim:

@@ -14,7 +14,7 @@ from dataclasses import fields
 from typing import Any, Callable, TextIO
 
 from ingest.config import IndexSettings
-from ingest.errors import UserError
+from ingest.errors import OneLineArgumentParser, UserError, parse_args
 from rag.config import BACKENDS, MODEL_ALIASES, ModelSettings, RetrievalSettings, SamplingParams, Settings, load_settings
 from rag.types import Answer, Hit
 
@@ -27,7 +27,7 @@ def _default(cls: type, name: str) -> Any:
 
 def build_parser() -> argparse.ArgumentParser:
     """The `rag.ask` argument parser; every flag's help shows its default."""
-    p = argparse.ArgumentParser(
+    p = OneLineArgumentParser(
         prog="python -m rag.ask",
         description="Answer a question from the reports in corpus/, citing the sources as [1], [2], …",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--index", help=f"index folder (default {_default(IndexSettings, 'index')})")
     g.add_argument("--corpus", help=f"corpus folder (default {_default(IndexSettings, 'corpus')})")
     g.add_argument("--embedder", help=f"embedding model for a new index (default {_default(IndexSettings, 'embedder')}; 'minilm' = bundled)")
+    g.add_argument("--update-index", action="store_true", default=None, help="bring an existing index up to date with the corpus first (default: a stale index is an error)")
 
     g = p.add_argument_group("output")
     g.add_argument("--json", action="store_true", help="one JSON object per question (shape documented in the README)")
@@ -78,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Defaults, then the config file, then the flags."""
     overrides: dict[str, Any] = {
-        "index": {"index": args.index, "corpus": args.corpus, "embedder": args.embedder},
+        "index": {"index": args.index, "corpus": args.corpus, "embedder": args.embedder, "update": args.update_index},
         "retrieval": {
             "k": args.k,
             "candidates": args.candidates,
@@ -145,6 +146,13 @@ def print_answer(answer: Answer, out: TextIO, streamed: bool) -> None:
 
 
 def _questions(args: argparse.Namespace, stdin: TextIO, interactive: bool) -> Any:
+    try:
+        yield from _read_questions(args, stdin, interactive)
+    except UnicodeDecodeError as exc:
+        raise UserError(f"standard input is not valid UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); pass UTF-8 text") from None
+
+
+def _read_questions(args: argparse.Namespace, stdin: TextIO, interactive: bool) -> Any:
     if args.question == "-":
         for line in stdin:
             if line.strip():
@@ -167,7 +175,9 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stdin: Tex
     """Run the CLI; returns the exit status (2 for bad input)."""
     out = stdout or sys.stdout
     stdin = stdin or sys.stdin
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), argv)
+    if isinstance(args, int):  # --help (0) or a bad flag (2, one line already printed)
+        return args
     try:
         if args.question is not None and args.question != "-" and not args.question.strip():
             raise UserError("the question is empty; pass a question, e.g. python -m rag.ask \"GPT-3 有多少参数？\"")
@@ -183,7 +193,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stdin: Tex
             if args.retrieval_only:
                 hits = pipeline.retrieve(question)
                 if args.json:
-                    out.write(json.dumps(pipeline.retrieval_json(question, hits), ensure_ascii=False) + "\n")
+                    out.write(json.dumps(pipeline.retrieval_json(question, hits), ensure_ascii=False, allow_nan=False) + "\n")
                 else:
                     format_sources(hits, out)
                 continue
@@ -194,7 +204,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stdin: Tex
                 print(f"notice: {notice}", file=sys.stderr)
             if args.json:  # a script reading only stdout still learns that the model fell back
                 record = {**answer.to_json(), "notices": [*pipeline.notices, *answer.notices]}
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                out.write(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")
             else:
                 print_answer(answer, out, streamed=stream)
             out.flush()

@@ -14,8 +14,10 @@ from typing import Any
 
 from ingest.config import IndexSettings
 from ingest.errors import UserError
+from ingest.fields import check_field_types
 
 DEFAULT_MODEL = "Qwen/Qwen3-0.6B"
+MAX_SEED = 2**32 - 1  # the range every engine accepts (numpy, torch, vLLM, llama.cpp)
 BACKENDS = ("auto", "transformers", "llamacpp", "openai", "extractive")
 
 # Short names for the family users compare; each maps to its instruct/chat repository on the Hub.
@@ -61,6 +63,7 @@ class SamplingParams:
     thinking: bool = False  # Qwen3 `enable_thinking`; reasoning is returned apart from the answer
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         if not self.temperature >= 0:
             raise UserError(f"temperature must be >= 0 (0 = greedy), got {self.temperature}")
         if not 0 < self.top_p <= 1:
@@ -73,8 +76,8 @@ class SamplingParams:
             raise UserError(f"repetition_penalty must be > 0 (1.0 = off), got {self.repetition_penalty}")
         if self.max_new_tokens < 1:
             raise UserError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
-        if self.seed < 0:
-            raise UserError(f"seed must be >= 0, got {self.seed}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise UserError(f"seed must be in [0, {MAX_SEED}], got {self.seed}")
 
     @property
     def greedy(self) -> bool:
@@ -93,6 +96,7 @@ class RetrievalSettings:
     reranker: str = "BAAI/bge-reranker-v2-m3"  # multilingual cross-encoder; off with a warning if unloadable
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         if self.k < 1:
             raise UserError(f"k must be >= 1, got {self.k}")
         if self.candidates < self.k:
@@ -116,6 +120,7 @@ class ModelSettings:
     fallback: bool = True  # answer extractively, with a notice, when the model cannot be loaded
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         if self.backend not in BACKENDS:
             raise UserError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
         if self.backend == "openai" and not self.base_url:
@@ -153,31 +158,37 @@ class Settings:
 _SECTIONS = {"index": IndexSettings, "retrieval": RetrievalSettings, "model": ModelSettings, "sampling": SamplingParams}
 
 
+def _shown(names) -> str:
+    """Names from a user's file for a one-line message: odd ones (control characters, not text) quoted."""
+    return ", ".join(n if isinstance(n, str) and n.isprintable() and n.strip() else repr(n) for n in sorted(names, key=str))
+
+
 def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     valid = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - valid)
+    unknown = set(values) - valid
     if unknown:
-        raise UserError(f"unknown setting(s) {', '.join(unknown)} in {where}; valid: {', '.join(sorted(valid))}")
+        raise UserError(f"unknown setting(s) {_shown(unknown)} in {where}; valid: {', '.join(sorted(valid))}")
     try:
         return cls(**values)
-    except TypeError as exc:
-        raise UserError(f"bad value in {where}: {exc}") from exc
+    except UserError as exc:
+        raise UserError(f"{exc} (in {where})") from None
 
 
 def settings_from_dict(data: dict[str, Any], where: str = "config") -> Settings:
     """Build Settings from nested sections `{index:{…}, retrieval:{…}, model:{…}, sampling:{…}, prompt}`."""
-    unknown = sorted(set(data) - set(_SECTIONS) - {"prompt"})
+    unknown = set(data) - set(_SECTIONS) - {"prompt"}
     if unknown:
-        raise UserError(
-            f"unknown section(s) {', '.join(unknown)} in {where}; valid: {', '.join(sorted(_SECTIONS))}, prompt"
-        )
+        raise UserError(f"unknown section(s) {_shown(unknown)} in {where}; valid: {', '.join(sorted(_SECTIONS))}, prompt")
     parts = {}
     for name, cls in _SECTIONS.items():
         section = data.get(name) or {}
         if not isinstance(section, dict):
             raise UserError(f"section [{name}] in {where} must be a table of settings, got {section!r}")
         parts[name] = _build(cls, section, f"[{name}] of {where}")
-    return Settings(**parts, prompt=str(data.get("prompt", "default")))
+    prompt = data.get("prompt", "default")
+    if not isinstance(prompt, str):
+        raise UserError(f"prompt in {where} must be a template name (a string), got {prompt!r}")
+    return Settings(**parts, prompt=prompt)
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -185,7 +196,10 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"config file {path} not found; pass an existing .toml or .yaml file")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"config file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     try:
         if path.suffix == ".toml":
             if sys.version_info >= (3, 11):
@@ -202,7 +216,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - parser errors differ by library; report them as one line
-        raise UserError(f"cannot parse config file {path}: {exc}") from exc
+        raise UserError(f"cannot parse config file {path}: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict):
         raise UserError(f"config file {path} must hold a mapping of sections, got {type(data).__name__}")
     return data
@@ -215,6 +229,8 @@ def load_settings(path: str | Path | None = None, overrides: dict[str, dict[str,
         if section == "prompt":
             data["prompt"] = values
             continue
-        data.setdefault(section, {})
-        data[section] = {**data[section], **{k: v for k, v in values.items() if v is not None}}
+        current = data.get(section) or {}
+        if not isinstance(current, dict):
+            raise UserError(f"section [{section}] in {path} must be a table of settings, got {current!r}")
+        data[section] = {**current, **{k: v for k, v in values.items() if v is not None}}
     return settings_from_dict(data, str(path) if path else "settings")

@@ -1,13 +1,40 @@
 """Bilingual query expansion for the lexical (BM25) side of retrieval.
 
-Most facts in the reports are stated only in Chinese, while model names and numbers are written the same in
-both languages. BM25 matches the names by itself; this table adds the Chinese words for the domain terms an
-English question uses, so "How many parameters…" also scores chunks that say "参数". The dense side needs no help when the multilingual embedder is available.
+Most facts in the reports are stated only in Chinese, while model names and numbers are mostly written in
+Latin letters in both languages. Two tables help BM25 across the gap: the Chinese words for the domain terms
+an English question uses, so "How many parameters…" also scores chunks that say "参数"; and the other names
+of a model (`NAME_ALIASES`, plus the pairs the reports state, see `rag.aliases`), so "千问3" also scores
+chunks that say "Qwen3". The dense side needs no help when the multilingual embedder is available.
 """
 
 from __future__ import annotations
 
 import re
+
+from rag.aliases import Aliases
+
+# Model names as the reports (or the model's makers) write them in Latin letters → the Chinese names used for
+# the same model or its maker. Pairs the reports state themselves are learned from them (rag.aliases); this
+# table holds the names they do not state. A version follows every name: 千问3 ↔ Qwen3.
+NAME_ALIASES: dict[str, tuple[str, ...]] = {
+    "Qwen": ("通义千问", "千问"),
+    "ERNIE": ("文心",),
+    "ERNIE Bot": ("文心一言",),
+    "Hunyuan": ("混元",),
+    "GLM": ("智谱",),
+    "ChatGLM": ("智谱清言",),
+    "Kimi": ("月之暗面",),
+    "Moonshot AI": ("月之暗面",),
+    "DeepSeek": ("深度求索",),
+    "Baichuan": ("百川",),
+    "Yi": ("零一万物",),
+    "PanGu": ("盘古",),
+    "WuDao": ("悟道",),
+    "Doubao": ("豆包",),
+    "Spark": ("星火", "讯飞星火"),
+    "Zidong Taichu": ("紫东太初",),
+}
+CURATED_ALIASES = Aliases.from_table(NAME_ALIASES)
 
 # English term (lowercase, matched on word boundaries) → Chinese terms used in the reports.
 EN_TO_ZH: dict[str, tuple[str, ...]] = {
@@ -92,14 +119,15 @@ QUESTION_WORDS = frozenset(
 _WORD = re.compile(r"[A-Za-z][A-Za-z\-]*")
 
 
-def expand_query(question: str) -> str:
-    """The question followed by the Chinese words for the English domain terms it contains."""
-    extra = [zh for word in _WORD.findall(question) for zh in EN_TO_ZH.get(word.lower(), ())]
+def expand_query(question: str, aliases: Aliases = CURATED_ALIASES) -> str:
+    """The question followed by the other names of the models it names and the Chinese words for the English
+    domain terms it contains: "千问3 有哪些模型尺寸？" → "千问3 有哪些模型尺寸？ Qwen3 通义千问3"."""
+    extra = aliases.expansions(question) + [zh for word in _WORD.findall(question) for zh in EN_TO_ZH.get(word.lower(), ())]
     return question if not extra else f"{question} {' '.join(dict.fromkeys(extra))}"
 
 
-def lexical_terms(question: str) -> list[str]:
+def lexical_terms(question: str, aliases: Aliases = CURATED_ALIASES) -> list[str]:
     """BM25 query terms: the expanded question's tokens, each once, without question words."""
     from ingest.lexical import tokenize
 
-    return [t for t in dict.fromkeys(tokenize(expand_query(question))) if t not in QUESTION_WORDS]
+    return [t for t in dict.fromkeys(tokenize(expand_query(question, aliases))) if t not in QUESTION_WORDS]

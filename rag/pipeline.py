@@ -12,9 +12,11 @@ from dataclasses import asdict
 from typing import Any, Callable
 
 from ingest.errors import UserError
-from rag.citations import is_refusal, map_citations, parse_citations
+from rag.citations import map_citations, parse_citations, strip_citations
 from rag.config import RetrievalSettings, SamplingParams, Settings
-from rag.prompt import PROMPTS, build_messages, rewrite_followup, template_hash
+from rag.followup import rewrite_followup
+from rag.prompt import PROMPTS, build_messages, template_hash
+from rag.refusal import is_refusal
 from rag.retrieve import HybridRetriever
 from rag.types import Answer, Hit
 
@@ -23,13 +25,13 @@ class Pipeline:
     """The assistant: `retrieve(question)` and `ask(question)` over one index and one model."""
 
     def __init__(self, settings: Settings | None = None, *, generator=None, index=None, generation: bool = True, progress: bool = True):
-        from ingest.build import ensure_index
+        from ingest.build import open_index
 
         self.settings = settings or Settings()
         if self.settings.prompt not in PROMPTS:
             raise UserError(f"unknown prompt template {self.settings.prompt!r}; choose one of {', '.join(PROMPTS)}")
         self.notices: list[str] = []
-        self.index = index if index is not None else ensure_index(self.settings.index, progress=progress)
+        self.index = index if index is not None else open_index(self.settings.index, progress=progress)
         self.retriever = HybridRetriever(self.index, self.settings.retrieval)
         self.retriever.warm_up()
         self.generator = generator
@@ -71,7 +73,12 @@ class Pipeline:
         on_token: Callable[[str], None] | None = None,
         stop: threading.Event | None = None,
     ) -> Answer:
-        """Answer one question (a follow-up is rewritten into a standalone question before retrieval)."""
+        """Answer one question in a conversation.
+
+        `history` holds the earlier (question, answer) turns, oldest first. A follow-up is rewritten into a
+        standalone question (`rewrite_followup`); retrieval and the model both get that one, and the model also
+        sees the earlier turns (citation markers removed) as far as the context window allows.
+        """
         if self.generator is None:
             raise UserError("this pipeline was opened for retrieval only; open it with generation=True to ask")
         question = _checked(question)
@@ -86,7 +93,10 @@ class Pipeline:
         hits = self.retriever.search(standalone, retrieval)
         retrieve_ms = (time.perf_counter() - t0) * 1000
 
-        built = build_messages(question, hits, prompt, generator=self.generator, max_new_tokens=sampling.max_new_tokens)
+        turns = [(q, strip_citations(a)) for q, a in history or []]
+        built = build_messages(
+            standalone, hits, prompt, generator=self.generator, max_new_tokens=sampling.max_new_tokens, history=turns
+        )
         sources = hits[: len(built.sources)]
         generation = self.generator.generate(built.messages, sampling, on_token=on_token, stop=stop)
         numbers = parse_citations(generation.answer, len(sources))
@@ -139,4 +149,8 @@ class Pipeline:
 def _checked(question: str) -> str:
     if not question or not question.strip():
         raise UserError("the question is empty; type a question about the reports")
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError as exc:  # undecodable bytes from argv or a file arrive as lone surrogates
+        raise UserError(f"the question is not valid UTF-8 text (at character {exc.start + 1}); pass it as UTF-8") from None
     return question.strip()

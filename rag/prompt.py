@@ -1,4 +1,4 @@
-"""Named prompt templates, the context budget, and follow-up rewriting.
+"""Named prompt templates and the context budget (follow-up rewriting is in `rag.followup`).
 
 A prompt is a system message (Chinese or English, chosen by the question's language) and one user message
 holding the numbered sources and the question. Each source is rendered as
@@ -208,14 +208,18 @@ def build_messages(
     max_new_tokens: int = 256,
     count_tokens: Callable[[str], int] | None = None,
     context_window: int | None = None,
+    history: Sequence[tuple[str, str]] = (),
 ) -> BuiltPrompt:
-    """System + user messages for `question` over `sources`, trimmed to the context budget.
+    """System message, earlier turns, then the user message with `question` over `sources`, within the budget.
 
     The budget is the context window minus `max_new_tokens` minus the system prompt, the question and the
     chat-template overhead. Tokens are counted with `count_tokens`, else `generator.count_tokens`, else
-    `estimate_tokens`; the window is `context_window`, else `generator.context_window`, else 32768. Sources
-    are kept in rank order while they fit (the last one may be shortened); a question longer than half the
-    room is cut. Both come back as notices. A `max_new_tokens` that leaves no room raises UserError.
+    `estimate_tokens`; the window is `context_window`, else `generator.context_window`, else 32768. A question
+    longer than half the room is cut. `history` holds earlier (question, answer) turns, oldest first: the most
+    recent ones that fit in a quarter of what is left are kept whole, as plain user/assistant messages before
+    the sources (sources outrank old turns). Sources are kept in rank order while they fit (the last one may
+    be shortened). Whatever gives way comes back as a notice. A `max_new_tokens` that leaves no room raises
+    UserError.
     """
     tmpl = _template(template)
     lang = detect_language(question)
@@ -239,10 +243,18 @@ def build_messages(
             f"(context window {window}, max_new_tokens {max_new_tokens})"
         )
         q_tokens = count(question)
+    turns = _recent_turns(history, (room - q_tokens) // 4, count)
+    if len(turns) < len(history):
+        notices.append(
+            f"only the last {len(turns)} of {len(history)} earlier turns fit the context window ({window} tokens)"
+        )
+    turn_messages = [
+        {"role": role, "content": text} for q, a in turns for role, text in (("user", q), ("assistant", a))
+    ]
     blocks: list[str] = []
     kept: list[Hit] = []
     if tmpl.use_sources:
-        left = room - q_tokens
+        left = room - q_tokens - sum(count(m["content"]) + CHAT_OVERHEAD_TOKENS // 4 for m in turn_messages)
         for n, hit in enumerate(sources, start=1):
             block = render_source(n, hit)
             cost = count(block) + 2  # the blank line between blocks
@@ -264,9 +276,22 @@ def build_messages(
             )
     messages = [
         {"role": "system", "content": system},
+        *turn_messages,
         {"role": "user", "content": _user_message(tmpl, lang, blocks, question)},
     ]
     return BuiltPrompt(messages=messages, sources=kept, notices=notices, language=lang, template=tmpl.name)
+
+
+def _recent_turns(history: Sequence[tuple[str, str]], limit: int, count: Callable[[str], int]) -> list[tuple[str, str]]:
+    """The most recent whole turns whose messages fit in `limit` tokens, oldest first."""
+    kept: list[tuple[str, str]] = []
+    for q, a in reversed(history):
+        cost = count(q) + count(a) + CHAT_OVERHEAD_TOKENS // 2
+        if cost > limit:
+            break
+        kept.append((q, a))
+        limit -= cost
+    return kept[::-1]
 
 
 _SOURCE_BLOCK = re.compile(r'<source id="(\d+)"(?: \w+="[^"\n]*")*>\n(.*?)\n</source>', re.DOTALL)
@@ -294,94 +319,3 @@ def read_prompt(messages: Sequence[dict[str, str]]) -> PromptParts:
             question = rest.strip()
             break
     return PromptParts(question=question, sources=sources, language=detect_language(question))
-
-
-# ---- follow-up rewriting -------------------------------------------------------------------------------
-
-# Chinese model names the latin-token rule below cannot see.
-ZH_MODEL_NAMES = ("文心一言", "通义千问", "盘古", "悟道", "混元", "豆包", "星火", "紫东太初", "智谱清言")
-_NAME_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-.+][A-Za-z0-9]+)*")
-_STOP_WORDS = {"i", "and", "or", "the", "a", "an", "it", "its", "what", "how", "when", "who", "which"}
-_ZH_PRONOUN = re.compile(r"这个模型|那个模型|该模型|此模型|这款模型|这些模型|那些模型|它们|它")
-_EN_PRONOUN = re.compile(r"\b(this model|that model|these models|those models|the model|its|it|they|them|their)\b", re.I)
-_ZH_ELLIPSIS = re.compile(r"^(?:那么?|还有)?\s*(.+?)\s*呢\s*[？?]?\s*$")
-_EN_ELLIPSIS = re.compile(r"^(?:and|what about|how about)\s+(.+?)\s*\??\s*$", re.I)
-_EN_POSSESSIVE = re.compile(r"^(?:its|their)\s+", re.I)
-
-
-def model_names(text: str) -> list[str]:
-    """Model and entity names in a question, in order of appearance.
-
-    Latin tokens with a digit or two capitals (GPT-3, LLaMA, Qwen2.5-7B), or one leading capital (Chinchilla)
-    unless the token starts an English sentence ("How", "Give"); plus the Chinese names in ZH_MODEL_NAMES.
-    """
-    english = detect_language(text) == "en"
-    found: list[tuple[int, str]] = []
-    for m in _NAME_TOKEN.finditer(text):
-        word = m.group(0)
-        has_digit = any(ch.isdigit() for ch in word)
-        capitals = sum(ch.isupper() for ch in word)
-        if has_digit or capitals >= 2:
-            found.append((m.start(), word))
-        elif capitals == 1 and word[0].isupper() and word.lower() not in _STOP_WORDS:
-            starts_sentence = not text[: m.start()].strip() or text[: m.start()].rstrip()[-1] in ".?!"
-            if not (english and starts_sentence):
-                found.append((m.start(), word))
-    for name in ZH_MODEL_NAMES:
-        found.extend((m.start(), name) for m in re.finditer(re.escape(name), text))
-    return list(dict.fromkeys(word for _, word in sorted(found)))
-
-
-def _previous_question(item) -> str:
-    return item if isinstance(item, str) else item[0]
-
-
-def rewrite_followup(history: Sequence[tuple[str, str] | str], question: str) -> str:
-    """A standalone version of `question` for retrieval, given the earlier turns (no model involved).
-
-    `history` holds earlier (question, answer) pairs or questions, oldest first. Earlier questions are resolved
-    the same way in turn; the names of the latest one that has any (see `model_names`) are carried over:
-    - a pronoun (它, 它们, 这个模型, 该模型, it, its, they, their, this model…) is replaced by those names:
-      "GPT-3 有多少参数？" then "它是哪年发布的？" → "GPT-3是哪年发布的？";
-    - "那 X 呢？" / "what about X?" with a new name X repeats the previous question about X:
-      "GPT-3 有多少参数？" then "那 GPT-4 呢？" → "GPT-4 有多少参数？";
-    - "那参数量呢？" / "what about the release date?" (no name) asks it of the previous names.
-    A question with names of its own, or with no earlier names to carry, is returned unchanged.
-    """
-    question = question.strip()
-    names: list[str] = []
-    previous = ""
-    for item in history:
-        previous = _resolve(names, previous, _previous_question(item).strip())
-        names = model_names(previous) or names
-    return _resolve(names, previous, question)
-
-
-def _joined(names: list[str], lang: str) -> str:
-    return (" 和 " if lang == "zh" else " and ").join(names)
-
-
-def _resolve(names: list[str], previous: str, question: str) -> str:
-    """Resolve `question` against the names carried from the previous standalone question."""
-    if not names or not question:
-        return question
-    own = model_names(question)
-    zh_ellipsis, en_ellipsis = _ZH_ELLIPSIS.match(question), _EN_ELLIPSIS.match(question)
-    if zh_ellipsis or en_ellipsis:
-        if own:
-            if names[0] not in previous:
-                return question
-            return previous.replace(names[0], _joined(own, detect_language(previous)))
-        if zh_ellipsis:
-            return f"{_joined(names, 'zh')} 的{zh_ellipsis.group(1)}？"
-        return f"{_EN_POSSESSIVE.sub('the ', en_ellipsis.group(1))} of {_joined(names, 'en')}?"
-    if own:
-        return question
-    if detect_language(question) == "zh":
-        return _ZH_PRONOUN.sub(lambda m: _joined(names, "zh"), question)
-
-    def english(m: re.Match) -> str:
-        word = m.group(1).lower()
-        return _joined(names, "en") + ("'s" if word in ("its", "their") else "")
-
-    return _EN_PRONOUN.sub(english, question)

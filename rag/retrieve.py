@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from functools import cached_property
 
+from ingest.embed import ENGLISH_ONLY_EMBEDDERS
 from ingest.types import Chunk
+from rag.aliases import Aliases, learn_aliases
 from rag.config import RetrievalSettings
-from rag.glossary import lexical_terms
+from rag.glossary import CURATED_ALIASES, lexical_terms
+from rag.prompt import detect_language
 from rag.types import Hit
 
 # Two chunks whose character 4-gram sets overlap this much (containment of the smaller) say the same thing.
@@ -87,24 +91,45 @@ class HybridRetriever:
         self._reranker = None
         self._reranker_failed: str | None = None
 
+    @cached_property
+    def aliases(self) -> Aliases:
+        """The curated model-name aliases plus the pairs this index's chunks state (rag.aliases)."""
+        return CURATED_ALIASES.with_pairs(learn_aliases((c.chunk_id, c.text) for c in self.index.chunks))
+
     def warm_up(self) -> None:
-        """Pay the one-time costs (embedder load and first forward pass, BM25 statistics, jieba's dictionary)
-        now, so that the first question's retrieval time is retrieval."""
+        """Pay the one-time costs (embedder load and first forward pass, BM25 statistics, jieba's dictionary,
+        the aliases learned from the chunks) now, so that the first question's retrieval time is retrieval."""
         self.index.embedder.encode_query("warm-up")
         self.index.bm25
-        lexical_terms("预热")
+        lexical_terms("预热", self.aliases)
+
+    def dense_query(self, question: str) -> str:
+        """The text embedded for the dense search: the question, plus the Latin-letter names of the Chinese
+        model names in it ("What sizes does 千问3 come in? Qwen3"), the names the reports use and any embedder
+        can match; an English-only one cannot read 千问 at all."""
+        latin = self.aliases.latin_names(question)
+        return f"{question} {' '.join(latin)}" if latin else question
+
+    def lexical_only(self, question: str) -> bool:
+        """Whether `question` is ranked by BM25 alone: a Chinese question on an index whose embedder knows
+        only English (measured on the gold set: the dense list then lowers evidence recall, see the README)."""
+        return self.index.manifest.embedder_id in ENGLISH_ONLY_EMBEDDERS and detect_language(question) == "zh"
 
     def candidates(self, question: str, settings: RetrievalSettings) -> list[Hit]:
-        """Fused candidates, best first, before de-duplication and truncation to k."""
+        """Fused candidates, best first, before de-duplication and truncation to k.
+
+        With `hybrid`, the dense and BM25 lists are fused by RRF, except that a `lexical_only` question with any
+        BM25 match uses the BM25 list alone; without `hybrid`, the dense list alone.
+        """
         depth = settings.candidates
-        query_vec = self.index.embedder.encode_query(question)
-        dense = [row for row, _ in self.index.dense_search(query_vec, depth)]
-        rankings = [dense]
         lexical: list[int] = []
         if settings.hybrid:
-            lexical = [row for row, _ in self.index.lexical_search(lexical_terms(question), depth)]
-            rankings.append(lexical)
-        fused = reciprocal_rank_fusion(rankings, settings.rrf_k)
+            lexical = [row for row, _ in self.index.lexical_search(lexical_terms(question, self.aliases), depth)]
+        dense: list[int] = []
+        if not (lexical and self.lexical_only(question)):
+            query_vec = self.index.embedder.encode_query(self.dense_query(question))
+            dense = [row for row, _ in self.index.dense_search(query_vec, depth)]
+        fused = reciprocal_rank_fusion([dense, lexical], settings.rrf_k)
         dense_rank = {row: r for r, row in enumerate(dense, start=1)}
         lexical_rank = {row: r for r, row in enumerate(lexical, start=1)}
         order = sorted(fused, key=lambda row: (-fused[row], row))

@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from ingest.store import generation_dir
 from rag.ask import build_parser, main
 
 JSON_KEYS = {
@@ -108,14 +109,16 @@ def test_unknown_config_key_is_rejected_by_name(tmp_path, base, capsys):
     assert "temprature" in capsys.readouterr().err
 
 
-def test_corrupted_index_names_the_fixing_command(corpus_index_dir, tmp_path, capsys):
+def test_corrupted_index_names_the_fixing_command(corpus_index_dir, corpus_dir, tmp_path, capsys):
     broken = tmp_path / "index"
     shutil.copytree(corpus_index_dir, broken)
-    (broken / "manifest.json").write_text("{not json", encoding="utf-8")
-    code, _ = run(["q", "--index", str(broken), "--corpus", str(tmp_path / "no-corpus"), "--backend", "extractive"])
-    assert code == 2
-    assert "--rebuild" in capsys.readouterr().err
-    assert (broken / "manifest.json").read_text(encoding="utf-8") == "{not json"
+    manifest = generation_dir(broken) / "manifest.json"
+    manifest.write_text("{not json", encoding="utf-8")
+    for corpus in (tmp_path / "no-corpus", corpus_dir):  # with a corpus too: a reader never rebuilds
+        code, _ = run(["q", "--index", str(broken), "--corpus", str(corpus), "--backend", "extractive"])
+        assert code == 2
+        assert "--rebuild" in capsys.readouterr().err
+        assert manifest.read_text(encoding="utf-8") == "{not json"
 
 
 def test_help_documents_every_flag_with_its_default():

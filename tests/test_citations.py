@@ -1,11 +1,10 @@
-"""Citation parsing and mapping on hand-written model outputs; refusal detection in both languages."""
+"""Citation parsing and mapping on hand-written model outputs."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.citations import REFUSAL_PATTERNS, is_refusal, map_citations, parse_citations
-from rag.prompt import REFUSAL_EN, REFUSAL_ZH
+from rag.citations import map_citations, parse_citations
 from rag.types import Citation
 from tests.fixtures.hits import make_hit
 
@@ -36,43 +35,3 @@ def test_map_citations_gives_document_heading_and_span() -> None:
         Citation(n=3, doc="doc3.txt", heading="2020 > Model 3", start=300, end=316, text="text of source 3"),
         Citation(n=1, doc="doc1.txt", heading="2020 > Model 1", start=100, end=116, text="text of source 1"),
     ]
-
-
-@pytest.mark.parametrize(
-    "answer",
-    [
-        REFUSAL_ZH,
-        REFUSAL_EN,
-        "  资料中没有找到相关信息  ",
-        "The reports do not contain this information",
-        "资料中未提及 GPT-5 的参数量。",
-        "根据提供的资料，无法回答这个问题。",
-        "The sources do not mention when GPT-5 was released.",
-        "This is not mentioned in the provided context.",
-        "I don't know.",
-        "There is not enough information to answer.",
-    ],
-)
-def test_refusals_are_detected(answer: str) -> None:
-    assert is_refusal(answer)
-
-
-@pytest.mark.parametrize(
-    "answer",
-    [
-        "GPT-3 有 175B 参数 [1]。",
-        "资料中没有提到发布月份，但 GPT-3 有 175B 参数 [1]。",  # partly missing, still answers with a citation
-        "The sources disagree: 11B [1] versus 13B [2].",
-        "",  # cut off while thinking: a failure, not a refusal
-    ],
-)
-def test_answers_are_not_refusals(answer: str) -> None:
-    assert not is_refusal(answer)
-
-
-def test_refusal_patterns_are_exported_as_regex_strings() -> None:
-    import re
-
-    assert all(re.compile(p) for p in REFUSAL_PATTERNS)
-    assert any(re.search(p, REFUSAL_ZH) for p in REFUSAL_PATTERNS)
-    assert any(re.search(p, REFUSAL_EN) for p in REFUSAL_PATTERNS)

@@ -132,6 +132,20 @@ def test_record_store_appends_flushes_and_survives_a_torn_line(tmp_path, capsys)
     assert {r["key"] for r in RecordStore(path).values()} == {_key(0).digest, _key(1).digest}
 
 
+def test_record_store_reports_and_skips_damaged_lines_anywhere(tmp_path, capsys):
+    path = tmp_path / "generations.jsonl"
+    good = [json.dumps({"key": _key(i).digest, "answer": str(i)}) for i in range(3)]
+    path.write_bytes("\n".join([good[0], "{not json", '{"answer": "no key"}', "[1, 2]", good[1]]).encode() + b"\n\xff\xfe\n" + good[2].encode() + b"\n")
+    store = RecordStore(path)
+    assert {r["answer"] for r in store.values()} == {"0", "1", "2"} and store.skipped_lines == 4
+    err = capsys.readouterr().err
+    assert f"{path}:2 is not a valid JSON record (damaged); skipping it" in err and f"{path}:6 is not a valid JSON" in err
+    assert err.count("warning:") == 4
+    store.append({"key": _key(9).digest, "answer": "9"})
+    store.close()
+    assert len(RecordStore(path)) == 4
+
+
 def test_record_key_covers_every_field():
     base = _key(0)
     variants = [
@@ -158,3 +172,33 @@ def test_run_index_finds_the_previous_comparable_run(tmp_path):
     rows = sqlite3.connect(db_path).execute("SELECT count(*) FROM settings").fetchone()
     assert rows == (4,)
     assert json.loads(json.dumps(RunIndex(db_path).runs()))[0]["status"] == "complete"
+
+
+def test_runs_whose_process_died_are_marked_interrupted(tmp_path):
+    import os
+    import socket
+    import time
+
+    dead_pid = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    old = time.time() - 3600
+    cases = {
+        "killed-here": ({"pid": int(dead_pid), "host": socket.gethostname()}, None, "interrupted"),
+        "alive-here": ({"pid": os.getpid(), "host": socket.gethostname()}, None, "running"),
+        "elsewhere-silent": ({"pid": 1, "host": "another-host"}, old, "interrupted"),
+        "elsewhere-beating": ({"pid": 1, "host": "another-host"}, time.time(), "running"),
+    }
+    db_path = tmp_path / "runs.sqlite"
+    with RunIndex(db_path) as db:
+        for run_id, (meta, beat, _) in cases.items():
+            run_dir = tmp_path / run_id
+            run_dir.mkdir()
+            (run_dir / "run.json").write_text(json.dumps(meta))
+            os.utime(run_dir / "run.json", (old, old))
+            if beat is not None:
+                (run_dir / "heartbeat").touch()
+                os.utime(run_dir / "heartbeat", (beat, beat))
+            db.start_run(run_id=run_id, run_dir=str(run_dir), name="n", config_hash="h", started_at="t", models=["m"],
+                         backend="extractive", git_commit="c")  # fmt: skip
+    with RunIndex(db_path) as db:
+        assert sorted(db.interrupted) == ["elsewhere-silent", "killed-here"]
+        assert {run_id: db.run(run_id)["status"] for run_id in cases} == {k: v[2] for k, v in cases.items()}

@@ -1,4 +1,5 @@
-"""Building the index: the full corpus, incremental updates, atomic swaps, damage and embedder changes."""
+"""Building the index: the full corpus, incremental updates, atomic generations, damage, embedder changes,
+and readers that never write."""
 
 from __future__ import annotations
 
@@ -13,17 +14,18 @@ import pytest
 
 import ingest.build
 import ingest.embed
-from ingest.build import build_index, ensure_index
+from ingest.build import build_index, open_index
 from ingest.config import IndexSettings
 from ingest.errors import UserError
-from ingest.store import INDEX_FILES, load_index
+from ingest.store import CURRENT, INDEX_FILES, generation_dir, generations, load_index
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 NOTE = "## 新增章节\n\nGopher 在 152 项任务上评测；这是增量构建测试加入的一段。\n"
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+    """Every file under `folder` (all generations, CURRENT, the user's files) but the lock, by content."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".lock"}
 
 
 @pytest.fixture
@@ -53,7 +55,8 @@ def test_full_build_over_the_corpus(corpus_index, corpus_index_dir, corpus_dir):
     assert {k: v["sha256"] for k, v in m["documents"].items()} == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
     assert m["built_at"] and m["build_seconds"] > 0
     assert {"faiss-cpu", "sentence-transformers", "rank-bm25", "jieba", "langchain-text-splitters"} <= set(m["libraries"])
-    assert set(INDEX_FILES) <= {p.name for p in corpus_index_dir.iterdir()}
+    assert set(INDEX_FILES) == {p.name for p in generation_dir(corpus_index_dir).iterdir()}
+    assert (corpus_index_dir / CURRENT).read_text().strip() == generation_dir(corpus_index_dir).name
     n = len(corpus_index.chunks)
     assert n > 150 and m["counts"]["chunks"] == n == corpus_index.faiss_index.ntotal == len(corpus_index.tokens)
     assert sum(v["chunks"] for v in m["documents"].values()) == n
@@ -109,7 +112,8 @@ def test_one_changed_one_removed_one_added_document(workspace):
     hit = new.chunks[new.lexical_search("增量构建测试", 1)[0][0]]
     assert hit.doc_id == changed.name and hit.heading.endswith("新增章节")
     assert new.manifest.hash != old.manifest.hash
-    assert (index / "README.md").read_text(encoding="utf-8") == "not build output"  # swapped-in folder keeps it
+    assert (index / "README.md").read_text(encoding="utf-8") == "not build output"  # the user's files stay
+    assert len(generations(index)) == 2  # the new one and the one a reader may still be reading
 
 
 @pytest.mark.parametrize("failure", [RuntimeError("embedding crashed"), KeyboardInterrupt()])
@@ -133,19 +137,39 @@ def test_a_build_that_dies_midway_leaves_the_previous_index_usable(workspace, mo
         build_index(corpus, index, "minilm", progress=False)
     assert len(calls) == 3  # died in the middle of re-embedding the changed report's chunks
     assert _snapshot(index) == before
-    assert load_index(index).manifest.hash == json.loads((index / "manifest.json").read_text())["hash"]
-    assert [p.name for p in index.parent.iterdir() if p.name.startswith(".")] == []
+    assert load_index(index).manifest.hash == json.loads((generation_dir(index) / "manifest.json").read_text())["hash"]
+    assert [p.name for p in index.iterdir() if p.name.startswith(".") and p.name != ".lock"] == []
     if isinstance(failure, RuntimeError):
         monkeypatch.undo()
         assert build_index(corpus, index, "minilm", progress=False).changed == [changed.name]  # the next run completes it
 
 
-def test_a_swap_interrupted_between_renames_is_restored(workspace):
+def test_a_killed_build_leaves_the_current_generation_and_its_leftovers_are_removed(workspace):
     corpus, index = workspace
-    os.rename(index, index.parent / f".{index.name}.previous-999999")
+    current = generation_dir(index)
+    killed = index / "gen-20990101T000000000000-999999"  # what a build killed while writing leaves behind
+    killed.mkdir()
+    (killed / "vectors.faiss").write_bytes(b"half written")
+    assert load_index(index).path == index and generation_dir(index) == current
+    (changed,) = corpus.glob("003_*.txt")
+    changed.write_text(changed.read_text(encoding="utf-8") + "\n" + NOTE, encoding="utf-8")
+    build_index(corpus, index, "minilm", progress=False)
+    assert not killed.exists() and generations(index) == [current, generation_dir(index)]
+
+
+def test_an_index_of_the_earlier_flat_layout_is_read_and_converted_by_the_next_build(workspace):
+    corpus, index = workspace
+    flat = generation_dir(index)
+    for item in flat.iterdir():
+        shutil.move(str(item), index / item.name)
+    flat.rmdir()
+    (index / CURRENT).unlink()
+    assert load_index(index).chunks and generation_dir(index) == index
+    (changed,) = corpus.glob("003_*.txt")
+    changed.write_text(changed.read_text(encoding="utf-8") + "\n" + NOTE, encoding="utf-8")
     report = build_index(corpus, index, "minilm", progress=False)
-    assert report.up_to_date and any("restored the previous index" in n for n in report.notes)
-    assert load_index(index).chunks
+    assert report.changed == [changed.name] and report.reused > 150
+    assert generation_dir(index) != index and not any((index / name).exists() for name in INDEX_FILES)
 
 
 def test_damaged_or_missing_index_names_the_fix(tiny, capsys):
@@ -153,11 +177,13 @@ def test_damaged_or_missing_index_names_the_fix(tiny, capsys):
     with pytest.raises(UserError, match=r"no index at .*python -m ingest --index"):
         load_index(index)
     build_index(corpus, index, "minilm", progress=False)
-    vectors = index / "vectors.faiss"
+    vectors = generation_dir(index) / "vectors.faiss"
     vectors.write_bytes(vectors.read_bytes()[:100])
     with pytest.raises(UserError, match=r"corrupted \(vectors\.faiss does not match its checksum\).*--rebuild"):
         load_index(index)
-    (index / "chunks.jsonl").unlink()
+    with pytest.raises(UserError, match=r"corrupted .*--rebuild"):  # a reader stops; it never rebuilds
+        open_index(IndexSettings(str(corpus), str(index), "minilm"), progress=False)
+    (generation_dir(index) / "chunks.jsonl").unlink()
     with pytest.raises(UserError, match=r"incomplete \(chunks\.jsonl missing\)"):
         load_index(index)
     report = build_index(corpus, index, "minilm", progress=False)  # the fix: a build replaces the broken index
@@ -168,18 +194,23 @@ def test_damaged_or_missing_index_names_the_fix(tiny, capsys):
 def test_an_index_is_never_queried_with_another_embedder(tiny, capsys):
     corpus, index = tiny
     build_index(corpus, index, "minilm", progress=False)
-    manifest = json.loads((index / "manifest.json").read_text())
+    manifest_file = generation_dir(index) / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
     manifest["embedder"]["id"] = "other-org/other-model"
-    (index / "manifest.json").write_text(json.dumps(manifest))
+    manifest_file.write_text(json.dumps(manifest))
     stale = load_index(index)
     with pytest.raises(UserError, match="built with other-org/other-model"):
         stale.embedder
     minilm = ingest.embed.load_embedder("minilm")
     with pytest.raises(UserError, match=r"built with other-org/other-model, not .*--embedder minilm --rebuild"):
         load_index(index, embedder=minilm)
-    fresh = ensure_index(IndexSettings(str(corpus), str(index), "minilm"), progress=False)
+    opened = open_index(IndexSettings(str(corpus), str(index), "minilm"), progress=False)  # reading never rebuilds
+    with pytest.raises(UserError, match="built with other-org/other-model"):
+        opened.embedder
+    report = build_index(corpus, index, "minilm", progress=False)  # `python -m ingest` does
+    fresh = load_index(index)
     assert fresh.manifest.embedder_id == MINILM and fresh.embedder.model_id == MINILM
-    assert "rebuilding it with sentence-transformers/all-MiniLM-L6-v2" in capsys.readouterr().err
+    assert any("rebuilding it with sentence-transformers/all-MiniLM-L6-v2" in n for n in report.notes)
 
 
 def test_asking_keeps_the_embedder_and_chunking_an_index_was_built_with(tiny, capsys):
@@ -187,9 +218,51 @@ def test_asking_keeps_the_embedder_and_chunking_an_index_was_built_with(tiny, ca
     build_index(corpus, index, "minilm", chunk_chars=300, chunk_overlap=50, progress=False)
     built = load_index(index).manifest["hash"]
     capsys.readouterr()
-    kept = ensure_index(IndexSettings(str(corpus), str(index)), progress=False)  # defaults: bge-m3, 500/80
+    kept = open_index(IndexSettings(str(corpus), str(index)), progress=False)  # defaults: bge-m3, 500/80
     assert kept.manifest["hash"] == built and kept.manifest["chunking"]["chunk_chars"] == 300
     assert capsys.readouterr().err == ""  # no rebuild, no Hub probe for the default embedder
+
+
+def test_reading_a_stale_index_is_an_error_naming_the_update_unless_asked_to_update(tiny, capsys):
+    corpus, index = tiny
+    build_index(corpus, index, "minilm", chunk_chars=300, chunk_overlap=50, progress=False)
+    before = _snapshot(index)
+    (corpus / "notes.md").write_text((corpus / "notes.md").read_text(encoding="utf-8") + "\n" + NOTE, encoding="utf-8")
+    (corpus / "new.md").write_text("# 新报告\n\nMT-NLG 有 530B 参数。\n", encoding="utf-8")
+    settings = IndexSettings(str(corpus), str(index))  # defaults: bge-m3, 500/80
+    with pytest.raises(UserError) as stale:
+        open_index(settings, progress=False)
+    assert str(stale.value) == (
+        f"the index at {index}/ is out of date with {corpus}/ (1 added: new.md; 1 changed: notes.md); update it with "
+        f"`python -m ingest --corpus {corpus} --index {index} --embedder minilm --chunk-size 300 --chunk-overlap 50` "
+        "(or pass --update-index)"
+    )
+    assert _snapshot(index) == before
+    updated = open_index(IndexSettings(str(corpus), str(index), update=True), progress=False)
+    assert updated.manifest["embedder"]["name"] == "minilm" and updated.manifest["chunking"]["chunk_chars"] == 300
+    assert {c.doc_id for c in updated.chunks} == {"notes.md", "new.md"} and "Index built" in capsys.readouterr().err
+
+
+def test_updating_never_swaps_in_a_stand_in_embedder(tiny, monkeypatch):
+    corpus, index = tiny
+    build_index(corpus, index, "minilm", progress=False)
+    manifest_file = generation_dir(index) / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    manifest["embedder"]["name"] = "example-org/not-cached-embedder"  # as if built with a model not available now
+    manifest_file.write_text(json.dumps(manifest))
+    (corpus / "new.md").write_text("# 新报告\n\nMT-NLG 有 530B 参数。\n", encoding="utf-8")
+    with pytest.raises(UserError, match="cannot load embedding model example-org/not-cached-embedder"):
+        open_index(IndexSettings(str(corpus), str(index), update=True), progress=False)
+    assert json.loads(manifest_file.read_text())["embedder"]["name"] == "example-org/not-cached-embedder"
+
+
+def test_a_missing_index_is_built_once_and_announced(tiny, capsys):
+    corpus, index = tiny
+    built = open_index(IndexSettings(str(corpus), str(index), "minilm"), progress=False)
+    err = capsys.readouterr().err
+    assert f"note: no index at {index}/ yet; building it from {corpus}/" in err and "Index built" in err
+    assert open_index(IndexSettings(str(corpus), str(index), "minilm"), progress=False).manifest.hash == built.manifest.hash
+    assert capsys.readouterr().err == ""
 
 
 def test_an_unavailable_embedder_falls_back_once_and_loudly(tiny, capsys):
@@ -228,3 +301,47 @@ def test_embedder_without_fallback_raises_the_fix():
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     query = minilm.encode_query("How many parameters does GPT-3 have?")
     assert query.shape == (384,) and float(vectors[0] @ query) > float(vectors[2] @ query)
+
+
+def test_a_second_builder_is_told_who_holds_the_lock(tiny):
+    corpus, index = tiny
+    from ingest.lock import build_lock
+
+    with build_lock(index):
+        with pytest.raises(UserError, match=rf"another build of {index}/ is running \(pid {os.getpid()}\); .*--wait"):
+            build_index(corpus, index, "minilm", progress=False)
+    assert build_index(corpus, index, "minilm", progress=False).chunks
+
+
+def test_an_unwritable_index_folder_fails_before_any_work(tiny, tmp_path, monkeypatch):
+    corpus, _ = tiny
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setattr(ingest.embed, "load_spec", lambda spec: pytest.fail("embedded before finding the folder unwritable"))
+    with pytest.raises(UserError, match=r"cannot write to the index folder .*a-file/sub/ \(Not a directory\); pass --index with a writable folder"):
+        build_index(corpus, blocker / "sub", "minilm", progress=False)
+
+
+@pytest.mark.slow
+def test_concurrent_builders_and_readers_never_see_a_broken_index(tiny, tmp_path):
+    """4 builders (2 processes × 2 threads) rebuild one index, queueing on the lock, while 4 readers
+    (2 × 2) load it in a loop: every load is a complete, consistent generation; nothing fails."""
+    import subprocess
+    import sys
+
+    corpus, index = tiny
+    build_index(corpus, index, "minilm", progress=False)
+    stop = tmp_path / "stop"
+    repo = Path(__file__).resolve().parents[1]
+    run = lambda *args: subprocess.Popen([sys.executable, "-m", "tests.fixtures.index_stress", *map(str, args)], cwd=repo, stdout=subprocess.PIPE, text=True)  # noqa: E731
+    readers = [run("read", index, stop, 2) for _ in range(2)]
+    builders = [run("build", corpus, index, 6, 2) for _ in range(2)]
+    try:
+        built = [result for b in builders for result in json.loads(b.communicate(timeout=300)[0])]
+    finally:
+        stop.touch()
+    read = [result for r in readers for result in json.loads(r.communicate(timeout=60)[0])]
+    assert [b["errors"] for b in built] == [[]] * 4 and all(b["builds"] >= 1 for b in built)
+    assert [r["errors"] for r in read] == [[]] * 4
+    assert all(r["loads"] > 0 for r in read) and max(r["builds_seen"] for r in read) > 1
+    assert len(generations(index)) <= 2 and load_index(index).chunks

@@ -151,3 +151,10 @@ def test_html_becomes_markdown_with_visible_text_only():
     assert "var x" not in clean.text and "color" not in clean.text and "[1]" not in clean.text
     start = clean.text.index("GPT-3 has")
     assert page[clean.offsets[start] : clean.offsets[start] + 9] == "GPT-3 has"
+
+
+def test_control_characters_are_removed_and_offsets_still_map():
+    text = "GPT-3\x1b[31m 有 175B\x07 参数\x7f。\n\tend\x9b"
+    clean = clean_text(text)
+    assert clean.text == "GPT-3[31m 有 175B 参数。\n\tend"
+    assert all(text[clean.offsets[i]] == ch for i, ch in enumerate(clean.text))

@@ -75,3 +75,53 @@ def test_skips_warn_by_default_and_hidden_files_and_readme_are_left_out(tmp_path
     with pytest.warns(SkippedFileWarning, match=r"notes\.rtf: unsupported file type: \.rtf"):
         docs = [d.doc_id for d in iter_documents(tmp_path)]
     assert docs == ["sub/README.md"]
+
+
+@pytest.mark.parametrize(
+    "data, text, encoding",
+    [
+        ("A naïve café in Zürich, 2020.\n".encode("latin-1"), "A naïve café in Zürich, 2020.\n", "cp1252"),
+        ("GPT-3 “few-shot” learners – 2020…\n".encode("cp1252"), "GPT-3 “few-shot” learners – 2020…\n", "cp1252"),
+    ],
+)
+def test_western_single_byte_text_is_not_guessed_as_another_code_page(tmp_path, data, text, encoding):
+    (tmp_path / "west.txt").write_bytes(data * 3)
+    docs, skipped = _scan(tmp_path)
+    assert skipped == {} and docs["west.txt"].text == text * 3 and docs["west.txt"].encoding == encoding
+
+
+def test_entries_that_are_not_regular_files_inside_the_corpus_are_skipped_with_the_reason(tmp_path):
+    import os
+
+    corpus, outside = tmp_path / "corpus", tmp_path / "outside"
+    corpus.mkdir()
+    outside.mkdir()
+    (outside / "passwd.md").write_text("root:x:0:0\n", encoding="utf-8")
+    (outside / "notes").mkdir()
+    (outside / "notes" / "n.md").write_text("# 外部\n", encoding="utf-8")
+    (corpus / "real.md").write_text(TEXT, encoding="utf-8")
+    (corpus / "passwd.md").symlink_to(outside / "passwd.md")
+    (corpus / "linked-folder").symlink_to(outside / "notes")
+    (corpus / "inside-link.md").symlink_to(corpus / "real.md")
+    (corpus / "dangling.md").symlink_to(tmp_path / "gone.md")
+    (corpus / "loop.md").symlink_to(corpus / "loop.md")
+    os.mkfifo(corpus / "pipe.md")
+    docs, skipped = _scan(corpus)
+    assert sorted(docs) == ["inside-link.md", "real.md"]
+    assert skipped == {
+        "passwd.md": f"symlink to {outside.resolve() / 'passwd.md'}, outside the corpus folder; not followed (copy the file in to index it)",
+        "linked-folder": f"symlink to {(outside / 'notes').resolve()}, outside the corpus folder; not followed (copy the file in to index it)",
+        "dangling.md": f"dangling symlink (its target {tmp_path / 'gone.md'} does not exist)",
+        "loop.md": "symlink loop",
+        "pipe.md": "not a regular file (FIFO)",
+    }
+
+
+def test_a_file_over_the_size_limit_is_skipped_with_the_limit(tmp_path):
+    (tmp_path / "big.md").write_text("大模型。" * 200_000, encoding="utf-8")  # 2.4 MB
+    (tmp_path / "small.md").write_text(TEXT, encoding="utf-8")
+    skipped = []
+    docs = list(iter_documents(tmp_path, on_skip=skipped.append, max_file_mb=1))
+    assert [d.doc_id for d in docs] == ["small.md"]
+    assert skipped[0].reason == "larger than the 1 MB limit (2.3 MB); split it, or raise the limit with --max-file-mb (max_file_mb in [index])"
+    assert len(list(iter_documents(tmp_path, on_skip=skipped.append, max_file_mb=None))) == 2

@@ -75,6 +75,18 @@ def test_refusal_is_reported_as_refused_without_citations(corpus_dir, corpus_ind
     assert answer.to_json()["refused"] is True
 
 
+@pytest.mark.parametrize(
+    ("reply", "refused"),
+    [("资料[1]中没有提到 GPT-5 的参数量。", True), ("资料中没有找到相关信息。不过，GPT-5 大约有 10T 参数 [1]。", False)],
+)
+def test_refused_field_uses_the_form_based_detector(corpus_dir, corpus_index_dir, corpus_index, reply, refused):
+    """A cited refusal is a refusal; the refusal sentence followed by an invented answer is an answer."""
+    pipeline = Pipeline(settings_for(corpus_dir, corpus_index_dir), index=corpus_index, generator=FakeGenerator([reply]))
+    answer = pipeline.ask("GPT-5 的参数量是多少？")
+    assert answer.to_json()["refused"] is refused
+    assert [c.n for c in answer.citations] == [1]
+
+
 def test_thinking_is_returned_apart_from_the_answer(corpus_dir, corpus_index_dir, corpus_index):
     fake = FakeGenerator(["<think>来源 [1] 提到 175B。</think>GPT-3 有 175B 参数 [1]。"])
     pipeline = Pipeline(settings_for(corpus_dir, corpus_index_dir), index=corpus_index, generator=fake)

@@ -1,4 +1,4 @@
-"""Prompt templates, language choice, the context budget and follow-up rewriting."""
+"""Prompt templates, language choice and the context budget."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from rag.prompt import (
     build_messages,
     detect_language,
     read_prompt,
-    rewrite_followup,
     template_hash,
 )
 from tests.fixtures.hits import make_hit
@@ -125,25 +124,3 @@ def test_a_very_long_question_is_cut_with_a_notice() -> None:
 def test_no_room_for_the_prompt_is_a_user_error() -> None:
     with pytest.raises(UserError, match="max_new_tokens=4000 leaves only .* 4096-token context window"):
         build_messages("GPT-3 有多少参数？", [make_hit(1)], count_tokens=len, context_window=4096, max_new_tokens=4000)
-
-
-@pytest.mark.parametrize(
-    ("history", "question", "standalone"),
-    [
-        ([("GPT-3 有多少参数？", "175B [1]")], "它是哪年发布的？", "GPT-3是哪年发布的？"),
-        ([("GPT-3 有多少参数？", "175B [1]")], "这个模型是谁开发的？", "GPT-3是谁开发的？"),
-        ([("GPT-3 有多少参数？", "175B [1]")], "那 GPT-4 呢？", "GPT-4 有多少参数？"),
-        ([("GPT-3 有多少参数？", "175B [1]")], "那参数量呢？", "GPT-3 的参数量？"),
-        (["GPT-3 和 PaLM 谁更大？"], "它们是哪年发布的？", "GPT-3 和 PaLM是哪年发布的？"),
-        ([("How many parameters does GPT-3 have?", "175B [1]")], "When was it released?", "When was GPT-3 released?"),
-        ([("How many parameters does GPT-3 have?", "")], "What about PaLM?", "How many parameters does PaLM have?"),
-        ([("How many parameters does GPT-3 have?", "")], "what about its release date?", "the release date of GPT-3?"),
-        ([("GPT-3 有多少参数？", ""), ("它是哪年发布的？", "")], "它的作者是谁？", "GPT-3的作者是谁？"),
-        # unchanged: names of its own, nothing to carry, or no history
-        ([("GPT-3 有多少参数？", "")], "LaMDA 是哪年发布的？", "LaMDA 是哪年发布的？"),
-        ([("谁提出了注意力机制？", "")], "它是哪年提出的？", "它是哪年提出的？"),
-        ([], "它是哪年发布的？", "它是哪年发布的？"),
-    ],
-)
-def test_rewrite_followup(history: list, question: str, standalone: str) -> None:
-    assert rewrite_followup(history, question) == standalone

@@ -25,6 +25,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--no-first-run"]  # fmt: skip
 TIMEOUT_MS = 60_000
 
+# Skip at collection, before any session fixture (index, tiny model) is built for nothing.
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) to run the browser tests", allow_module_level=True)
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -34,8 +38,6 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) to run the browser test")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

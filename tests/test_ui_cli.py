@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
+import queue
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -64,18 +66,22 @@ def test_python_m_ui_serves_the_page_only_after_login(corpus_index_dir, corpus_d
     ]  # fmt: skip
     server = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in server.stdout], daemon=True).start()
         deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, server.stdout.read()
+        printed = []
+        while not any(line.startswith("Serving on ") for line in printed):
+            assert server.poll() is None, "".join(printed)
+            assert time.monotonic() < deadline, f"no 'Serving on' line within 120 s: {printed}"
             try:
-                urllib.request.urlopen(f"{base}/config", timeout=2)
-                pytest.fail("/config answered without a login")
-            except urllib.error.HTTPError as exc:
-                assert exc.code == 401
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert time.monotonic() < deadline, "the page did not come up within 120 s"
-                time.sleep(0.5)
+                printed.append(lines.get(timeout=1))
+            except queue.Empty:
+                pass
+        assert printed[-1].startswith(f"Serving on {base}  ")
+        # The line is printed only once the server answers: the first request, sent at once, must get through.
+        with pytest.raises(urllib.error.HTTPError) as no_login:
+            urllib.request.urlopen(f"{base}/config", timeout=5)
+        assert no_login.value.code == 401
 
         cookies = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
         with pytest.raises(urllib.error.HTTPError) as wrong:

@@ -8,7 +8,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from ingest.errors import UserError
+from ingest.errors import OneLineArgumentParser, UserError, parse_args
 from rag.config import BACKENDS, MODEL_ALIASES, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ AUTH_ENV = "RAG_UI_AUTH"  # "user:pass", used when --auth is not given
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineArgumentParser(
         prog="python -m ui",
         description="Serve the question-answering page: chat with citations, A/B settings, retrieval, eval results.",
         epilog="Generation settings (temperature, top_p, …) start from the config file and are changed in the page.",
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--index", help="index folder (default index)")
     g.add_argument("--corpus", help="corpus folder (default corpus)")
     g.add_argument("--embedder", help="embedding model for a new index (default BAAI/bge-m3; 'minilm' = bundled)")
+    g.add_argument("--update-index", action="store_true", default=None, help="bring an existing index up to date with the corpus first (default: a stale index is an error)")
     return p
 
 
@@ -45,7 +46,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return load_settings(
         args.config,
         {
-            "index": {"index": args.index, "corpus": args.corpus, "embedder": args.embedder},
+            "index": {"index": args.index, "corpus": args.corpus, "embedder": args.embedder, "update": args.update_index},
             "model": {"model": args.model, "backend": args.backend, "base_url": args.base_url},
         },
     )
@@ -71,12 +72,14 @@ def _is_loopback(host: str) -> bool:
 
 
 def serve(app: gr.Blocks, *, host: str, port: int, share: bool = False, auth: tuple[str, str] | None = None, block: bool = True) -> None:
-    """Launch `app` with the page's look; `block=False` returns once the server is up (tests)."""
+    """Launch `app` with the page's look and print its URL once it answers; `block=False` returns then (tests)."""
     from ui.app import CSS, theme
 
     if not (_is_loopback(host) or auth) or (share and not auth):
         print("warning: the page is reachable from other machines without a login; pass --auth user:pass", file=sys.stderr)
     try:
+        # Never block inside launch: the URL is printed only after launch returns, when Gradio has checked
+        # that the server answers, so a client reading the line can connect at once.
         app.launch(
             server_name=host,
             server_port=port,
@@ -84,17 +87,23 @@ def serve(app: gr.Blocks, *, host: str, port: int, share: bool = False, auth: tu
             auth=auth,
             css=CSS,
             theme=theme(),
-            prevent_thread_lock=not block,
+            prevent_thread_lock=True,
             ssr_mode=False,
             footer_links=[],
-            quiet=not block,
+            quiet=True,
         )
     except OSError as exc:
         raise UserError(f"cannot serve on {host}:{port} ({exc}); pass a free --port or another --host") from exc
+    public = f", public link {app.share_url}" if share and app.share_url else ""
+    print(f"Serving on http://{host}:{port}{public}  (Ctrl+C stops)", file=sys.stderr, flush=True)
+    if block:
+        app.block_thread()
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), argv)
+    if isinstance(args, int):  # --help (0) or a bad flag (2, one line already printed)
+        return args
     try:
         auth = parse_auth(args.auth if args.auth is not None else os.environ.get(AUTH_ENV))
         if not 0 < args.port < 65536:
@@ -110,7 +119,6 @@ def main(argv: list[str] | None = None) -> int:
         for notice in pipeline.notices:
             print(f"notice: {notice}", file=sys.stderr)
         app = build_app(pipeline, runs_dir=args.runs_dir, max_concurrency=args.max_concurrency)
-        print(f"Serving on http://{args.host}:{args.port}  (Ctrl+C stops)", file=sys.stderr)
         serve(app, host=args.host, port=args.port, share=args.share, auth=auth)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -12,6 +12,7 @@ are quoted in the sources' own language.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import threading
@@ -19,9 +20,11 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from rag.aliases import Aliases, learn_aliases
 from rag.config import SamplingParams
-from rag.glossary import expand_query
-from rag.prompt import DEFAULT_CONTEXT_WINDOW, REFUSALS, detect_language, estimate_tokens, model_names, read_prompt
+from rag.followup import model_names
+from rag.glossary import CURATED_ALIASES, expand_query
+from rag.prompt import DEFAULT_CONTEXT_WINDOW, REFUSALS, detect_language, estimate_tokens, read_prompt
 from rag.types import Generation
 
 NAME_WEIGHT = 3.0
@@ -42,14 +45,22 @@ STOP_WORDS = frozenset(
     "there any".split()
 )  # fmt: skip
 
-_ASKS_SIZE = re.compile(r"多少|多大|几|参数量|参数规模|规模|how many|how much|how large|how big|size|parameters", re.I)
+_ASKS_SIZE = re.compile(r"多少|多大|几|参数量|参数规模|规模|尺寸|大小|how many|how much|how large|how big|size|parameters", re.I)
 _ASKS_TIME = re.compile(r"何时|什么时候|哪一?年|哪个月|时间|日期|\bwhen\b|what year|which year|\bdate\b", re.I)
 _SIZE = re.compile(r"\d+(?:\.\d+)?\s*(?:[BMKT]\b|亿|万|billion|million|trillion)", re.I)
 _YEAR = re.compile(r"(?:19|20)\d\d")
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 _CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
 
-_SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|(?<=[.])\s+(?=[A-Z\"'(])")
+_SENTENCE_END = re.compile(r"(?<=[。！？!?])|(?<=[.])\s+(?=[A-Z\"'(])")
+_CLAUSE_END = re.compile(r"(?<=[；;])")  # where a sentence too long to quote is cut
+# A sentence that opens with one of these leans on the one before it; the quote starts after it.
+ZH_CONJUNCTIONS = frozenset("但 但是 而 并且 同时 此外 另外 因此 所以 然而 不过".split())
+_EN_CONJUNCTION = re.compile(
+    r"^(?:and|but|however|moreover|furthermore|also|so|thus|therefore|yet|meanwhile|besides|additionally|in addition)"
+    r"\b[\s,]*",
+    re.I,
+)
 _TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}")
 _MARKUP = [
     (re.compile(r"\(\[[^\]]*\]\[\d+\]\)"), ""),  # "([arXiv][1])" reference-style links
@@ -80,7 +91,8 @@ class Sentence:
 
 
 def split_sentences(text: str) -> list[Sentence]:
-    """Readable sentences of a source: prose split at sentence ends, table rows as "header: cell；…"."""
+    """Readable sentences of a source: prose split at sentence ends (。！？.!? and line ends; at ；/; only when
+    longer than MAX_SENTENCE_CHARS) without a leading conjunction, table rows as "header: cell；…"."""
     lines = text.splitlines()
     out: list[Sentence] = []
     header: list[str] | None = None
@@ -101,8 +113,34 @@ def split_sentences(text: str) -> list[Sentence]:
                 out.append(Sentence(" | ".join(c for c in cells if c)))
             continue
         header = None
-        out.extend(Sentence(p) for p in (_clean(p) for p in _SENTENCE_END.split(stripped)) if p)
+        out.extend(Sentence(q) for piece in _SENTENCE_END.split(stripped) for q in _quotable(_clean(piece)) if q)
     return [Sentence(s.text[:MAX_SENTENCE_CHARS], s.pairs) for s in out if len(s.text) >= MIN_SENTENCE_CHARS]
+
+
+def _quotable(sentence: str) -> list[str]:
+    """A sentence as it can be quoted: cut at ；/; only when longer than MAX_SENTENCE_CHARS, and each part
+    without a leading conjunction ("但 GPT-3 将…" → "GPT-3 将…")."""
+    parts = _CLAUSE_END.split(sentence) if len(sentence) > MAX_SENTENCE_CHARS else [sentence]
+    return [_without_leading_conjunction(p.strip()) for p in parts]
+
+
+def _first_word(text: str) -> str:
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict" lines when this loads the dictionary
+    return jieba.lcut(text)[0]
+
+
+def _without_leading_conjunction(text: str) -> str:
+    m = _EN_CONJUNCTION.match(text)
+    if m and m.end() < len(text):
+        rest = text[m.end() :]
+        return rest[0].upper() + rest[1:]
+    if _CJK_CHAR.match(text):
+        first = _first_word(text[:8])  # a word, so 同时期 is not 同时 + 期
+        if first in ZH_CONJUNCTIONS:
+            return text[len(first) :].lstrip(" ，,、")
+    return text
 
 
 @dataclass(frozen=True)
@@ -133,12 +171,14 @@ class _Question:
     asks_time: bool
 
     @classmethod
-    def parse(cls, question: str) -> "_Question":
-        names = {name: _name_pattern(name) for name in model_names(question)}
-        name_tokens = {t for name in names for t in _terms(name)}
+    def parse(cls, question: str, aliases: Aliases) -> "_Question":
+        """A name matches under any of its names: 千问3 also matches "Qwen3"."""
+        variants = {name: aliases.variants(name) for name in model_names(question, aliases)}
+        names = {name: re.compile("|".join(_name_pattern(v).pattern for v in vs), re.I) for name, vs in variants.items()}
+        name_tokens = {t for vs in variants.values() for v in vs for t in _terms(v)}
         return cls(
             names=names,
-            words=frozenset(_terms(expand_query(question)) - name_tokens),
+            words=frozenset(_terms(expand_query(question, aliases)) - name_tokens),
             asks_size=bool(_ASKS_SIZE.search(question)),
             asks_time=bool(_ASKS_TIME.search(question)),
         )
@@ -154,7 +194,8 @@ class _Question:
 def extract_answer(question: str, sources: dict[int, str]) -> str:
     """The best supporting sentence(s) with [n] citations, or the refusal sentence (see the module doc)."""
     lang = detect_language(question)
-    q = _Question.parse(question)
+    aliases = CURATED_ALIASES.with_pairs(learn_aliases((str(n), text) for n, text in sources.items()))
+    q = _Question.parse(question, aliases)
     sentences = [(n, s) for n, text in sorted(sources.items()) for s in split_sentences(text)]
     sentence_terms = [_terms(s.text) for _, s in sentences]
     total = len(sentences)
