@@ -551,6 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", choices=BACKENDS, help="override the backend")
     parser.add_argument("--base-url", help="OpenAI-compatible server for --backend openai")
     parser.add_argument("--concurrency", type=int, help="openai backend: requests in flight at once (default 1)")
+    parser.add_argument("--n-per-request", type=int, help="openai backend: samples per request (default: all n of a cell; 1 for llama-server)")
     parser.add_argument("--qa", help="QA set (JSONL) instead of the config's")
     parser.add_argument("--index", help="index folder instead of the config's (built there if missing)")
     parser.add_argument("--update-index", action="store_true", help="bring an existing index up to date with the corpus first (default: a stale index is an error)")
@@ -567,6 +568,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_eval_config(args.config).with_overrides(
             limit=args.limit, backend=args.backend, base_url=args.base_url, qa=args.qa, concurrency=args.concurrency,
+            n_per_request=args.n_per_request,
             models=(args.model,) if args.model else None,
         )
         if args.index or args.update_index:

