@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="torch threads for everything measured in this process (default: torch's default, one per core)")
     p.add_argument("--compile", action="store_true", help="add the static KV cache + torch.compile variant (slow to compile; never with --quick)")
     p.add_argument("--tokenizer", type=Path, help="folder with a saved tokenizer + chat template for the random model (default: train one on the corpus)")
-    p.add_argument("--sections", default="memory,ingest,retrieval,generation,sweep,rss", help="comma-separated subset to run")
+    p.add_argument("--sections", default="memory,ingest,retrieval,generation,sweep,rss,llamacpp,concurrency", help="comma-separated subset to run")
+    p.add_argument("--llamacpp-threads", type=int, help="threads for the transformers-vs-llama.cpp section (default: every available CPU)")
+    p.add_argument("--sweep-tokens", type=int, help="new tokens per row in the llama.cpp sweep (default 64)")
     return p
 
 
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --scales must be comma-separated integers such as 10,100, got {args.scales!r}", file=sys.stderr)
         return 2
     sections = {s.strip() for s in args.sections.split(",") if s.strip()}
-    unknown = sections - {"memory", "ingest", "retrieval", "generation", "sweep", "rss"}
+    unknown = sections - {"memory", "ingest", "retrieval", "generation", "sweep", "rss", "llamacpp", "concurrency"}
     if unknown or repeat < 1 or decode_tokens < 1 or any(s < 2 for s in scales) or (args.threads is not None and args.threads < 1):
         print(
             f"error: bad arguments (unknown sections {sorted(unknown)}, --repeat {repeat}, --decode-tokens {decode_tokens}, "
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
 
             corpus = truncated_corpus(args.corpus, work / "corpus", 1500)
         index_dir = work / "index"
-        if "memory" in sections or "generation" in sections:
+        if sections & {"memory", "generation", "llamacpp"}:
             from eval.bench_memory import read_bandwidth
 
             log("memory read bandwidth")
@@ -170,6 +172,23 @@ def main(argv: list[str] | None = None) -> int:
             log("sweep: shared-prefill batched sampling vs one generate per sample")
             sizes = dict(prompt_tokens=64, settings=3, samples=2, max_new_tokens=4, reference_rows=2) if quick else dict(reference_rows=3)
             raw["sweep"] = measure_sweep_speedup(load_model(str(folder), args.dtype).model, **sizes)
+        if "llamacpp" in sections:
+            from eval.bench_llamacpp import bench_llamacpp
+
+            tokenizer_dir = folder or args.tokenizer
+            if tokenizer_dir is None:
+                from tests.fixtures.tiny_qwen import build_tiny_qwen
+
+                tokenizer_dir = build_tiny_qwen(work / "tokenizer", args.corpus)  # its tokenizer and chat template
+            raw["llamacpp"] = bench_llamacpp(
+                index, tokenizer_dir, work, raw["memory"]["gb_per_s"], quick, decode_tokens, repeat, args.llamacpp_threads, log,
+                sweep_tokens=args.sweep_tokens or 64,
+            )
+        if "concurrency" in sections:
+            from eval.bench_llamacpp import bench_concurrency
+
+            log("concurrency: a sweep against the OpenAI stand-in (100 ms per request, 8 slots) with 1 and 8 requests in flight")
+            raw["concurrency"] = bench_concurrency(index, index_dir, args.corpus, work, questions=2 if quick else 8)
         if "rss" in sections:
             from eval.bench_rss import bench_rss
 
@@ -225,6 +244,15 @@ def figures_from(raw: dict[str, Any], quick: bool) -> list[Figure]:
             "one generate per sample", s["sequential_s"], s["speedup"], "≥ 10× faster", s["speedup"] >= 10,
             f"ratio = speed-up; reference = median of {s['sequential_rows_timed']} timed rows × {s['rows']}; prompt {s['prompt_tokens']} tokens; {s['model']}",
         ))
+    if "llamacpp" in raw:
+        figs += _llamacpp_figures(raw["llamacpp"], quick)
+    if "concurrency" in raw:
+        c = raw["concurrency"]
+        figs.append(Figure(
+            "concurrency", f"openai sweep, {c['requests']} requests, 8 in flight", c["c8"]["seconds"], "s", "1 in flight", c["c1"]["seconds"],
+            c["speedup"], "≥ 5× faster", c["speedup"] >= 5,
+            f"ratio = speed-up; local OpenAI stand-in, {c['latency_s'] * 1000:.0f} ms per request, {c['slots']} slots; first record to last",
+        ))
     if "rss" in raw:
         r = raw["rss"]
         model, extractive = r["model"]["peak_rss_bytes"], r["extractive"]["peak_rss_bytes"]
@@ -232,6 +260,36 @@ def figures_from(raw: dict[str, Any], quick: bool) -> list[Figure]:
         figs.append(Figure("memory", "rag.ask peak RSS, random Qwen3 folder (--model)", model / GB, "GB", "extractive-fallback rag.ask", extractive / GB, ratio(model, extractive), note=f"{r['method']}; bf16 weights {weights / GB:.2f} GB"))
         figs.append(Figure("memory", "rag.ask peak RSS, default model → extractive fallback", extractive / GB, "GB", note=r["method"]))
     return figs
+
+
+def _llamacpp_figures(g: dict[str, Any], quick: bool) -> list[Figure]:
+    out = []
+    suffix = "; --quick: tiny model" if quick else ""
+    for f in g["files"]:
+        lc, hf = f["llamacpp"], f["transformers"]
+        name = f["file"]
+        note = f"default RAG prompt (k = 5): {lc['prompt_tokens']} tokens; {g['threads']} threads{suffix}"
+        out.append(Figure("llamacpp", f"{name}: prefill, llama.cpp", lc["prefill_tokens_per_s"], "tok/s", f"transformers ({hf['dtype']}, same file)", hf["prefill_tokens_per_s"], ratio(lc["prefill_tokens_per_s"], hf["prefill_tokens_per_s"]), note=note))
+        ttft_met = lc["ttft_s"] <= 4 if "0.6B" in name and "Q8_0" in name else None
+        out.append(Figure("llamacpp", f"{name}: TTFT, llama.cpp", lc["ttft_s"], "s", "transformers, same file", hf["ttft_s"], ratio(lc["ttft_s"], hf["ttft_s"]), "≤ 4 s (Qwen3-0.6B Q8_0)" if ttft_met is not None else "", ttft_met))
+        share = ratio(lc["decode_tokens_per_s"], lc["bound_tokens_per_s"])
+        bound_met = share >= 0.6 if "0.6B" in name and "Q8_0" in name else None
+        out.append(Figure(
+            "llamacpp", f"{name}: decode, llama.cpp", lc["decode_tokens_per_s"], "tok/s", f"bandwidth bound ({f['weight_bytes'] / 1e9:.2f} GB of weights)", lc["bound_tokens_per_s"], share,
+            "≥ 0.6 of bound (Qwen3-0.6B Q8_0)" if bound_met is not None else "", bound_met, f"{g['bandwidth_gb_per_s']:.1f} GB/s measured",
+        ))
+        out.append(Figure(
+            "llamacpp", f"{name}: decode, transformers", hf["decode_tokens_per_s"], "tok/s", f"bandwidth bound ({hf['dtype']} weights)", hf["bound_tokens_per_s"], ratio(hf["decode_tokens_per_s"], hf["bound_tokens_per_s"]),
+            note=f"llama.cpp is {ratio(lc['decode_tokens_per_s'], hf['decode_tokens_per_s']):.1f}× faster at decode, {ratio(hf['ttft_s'], lc['ttft_s']):.1f}× at TTFT",
+        ))
+    if "sweep" in g:
+        s = g["sweep"]
+        out.append(Figure(
+            "llamacpp", f"{s['file']}: sweep {s['settings']}×{s['samples']} rows × {s['max_new_tokens']} tokens, shared prefill", s["batched_s"], "s",
+            "one generate per row (fresh prefill)", s["sequential_s"], s["speedup"], "≥ 8× faster", s["speedup"] >= 8,
+            f"ratio = speed-up; reference = median of {len(s['sequential_row_times_s'])} timed rows × {s['rows']}{suffix}",
+        ))
+    return out
 
 
 def _ingest_figures(g: dict[str, Any]) -> list[Figure]:

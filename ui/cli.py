@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-concurrency", type=int, default=1, help="answers generated at the same time; others queue (default 1)")
     p.add_argument("--runs-dir", default="eval/runs", help="where the eval tab looks for runs (default eval/runs)")
     g = p.add_argument_group("model and index (as in python -m rag.ask)")
-    g.add_argument("--model", help=f"Hub id, alias ({', '.join(MODEL_ALIASES)}), local folder or .gguf file")
+    g.add_argument("--model", help=f"Hub id, alias ({', '.join(MODEL_ALIASES)}), local folder, .gguf file or GGUF repo:QUANT")
     g.add_argument("--backend", choices=BACKENDS, help="default auto: llamacpp for a GGUF model when llama-cpp-python is installed, else transformers; extractive = no language model")
     g.add_argument("--base-url", help="OpenAI-compatible server for --backend openai, e.g. http://127.0.0.1:8000/v1")
     g.add_argument("--index", help="index folder (default index)")

@@ -266,6 +266,11 @@ class LlamaCppGenerator:
         """Decode with this generator's thread count (generators of one model may differ; call under the lock)."""
         self._lib.llama_set_n_threads(self._loaded.llm.ctx, self.n_threads, self.n_threads)
 
+    def forget_prompt(self) -> None:
+        """Drop the kept prompt state, so the next call prefills from scratch (benchmarks time TTFT with it)."""
+        with self._loaded.lock:
+            self._loaded.prompt_ids = None
+
     def _prefill(self, ids: list[int]) -> None:
         """Make the context hold `ids` (reusing it when it already does) and keep the next-token logits."""
         loaded = self._loaded
