@@ -89,16 +89,12 @@ _SUFFIX = r"(?: ?\d+(?:\.\d+)*)?(?:-[A-Za-z0-9]+(?:\.\d+)*)*"
 
 @dataclass(frozen=True)
 class NameMatch:
-    """One name found in a text: `form` as listed in the table, `suffix` the version written after it."""
+    """One name found in text[start:end]: `form` as first listed, `suffix` the version written after it."""
 
     start: int
     end: int
     form: str
     suffix: str
-
-    @property
-    def text(self) -> str:
-        return self.form + self.suffix
 
 
 class Aliases:

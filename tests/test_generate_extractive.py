@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.config import SamplingParams
-from rag.generators.extractive import ExtractiveGenerator, extract_answer, split_sentences
+from rag.generators.extractive import MAX_SENTENCE_CHARS, ExtractiveGenerator, extract_answer, split_sentences
 from rag.prompt import REFUSAL_EN, REFUSAL_ZH, build_messages
 from rag.types import Hit
 
@@ -66,3 +66,49 @@ def test_table_rows_read_as_header_value_pairs() -> None:
         "模型名称: LaMDA；发布时间: 2021-05；参数规模: 137B",
     ]
     assert extract_answer("LaMDA 是什么时候发布的？", {1: table}) == "模型名称: LaMDA；发布时间: 2021-05 [1]。"
+
+
+def test_sentences_end_at_sentence_ends_and_line_ends_not_at_semicolons() -> None:
+    text = "* **Llama 2（2023-07-18，论文）**：7B–70B；包含对话版 Llama 2-Chat；\n  简评：开源 chat 模型“能打”的起点之一。其后的开源模型大多沿用了这一路线。"
+    assert [s.text for s in split_sentences(text)] == [
+        "Llama 2（2023-07-18，论文）：7B–70B；包含对话版 Llama 2-Chat；",
+        "简评：开源 chat 模型“能打”的起点之一。",
+        "其后的开源模型大多沿用了这一路线。",
+    ]
+    assert extract_answer("LLaMA 2 有哪些尺寸？", {1: text}) == "Llama 2（2023-07-18，论文）：7B–70B；包含对话版 Llama 2-Chat [1]。"
+
+
+def test_a_sentence_too_long_to_quote_is_cut_at_its_semicolons() -> None:
+    clause = "这一部分说明模型的训练数据与参数规模" * 6
+    parts = [s.text for s in split_sentences(f"{clause}；但是{clause}；{clause}。")]
+    assert parts == [f"{clause}；", f"{clause}；", f"{clause}。"]
+    assert all(len(p) <= MAX_SENTENCE_CHARS for p in parts)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "quoted"),
+    [
+        ("但 GPT-3 将模型参数规模扩大至 175B。", "GPT-3 将模型参数规模扩大至 175B。"),
+        ("但是，GPT-3 的训练数据达到 300B token。", "GPT-3 的训练数据达到 300B token。"),
+        ("而 GPT-4 的参数规模没有公开。", "GPT-4 的参数规模没有公开。"),
+        ("因此 Chinchilla 用更少的参数取得了更好的效果。", "Chinchilla 用更少的参数取得了更好的效果。"),
+        ("However, the model has 175B parameters.", "The model has 175B parameters."),
+        ("And it was trained on 300B tokens.", "It was trained on 300B tokens."),
+        ("同时期的其他模型也在扩大规模。", "同时期的其他模型也在扩大规模。"),  # 同时期 is a word, not 同时 + 期
+        ("Andromeda is not a conjunction.", "Andromeda is not a conjunction."),
+    ],
+)
+def test_a_leading_conjunction_is_not_quoted(sentence: str, quoted: str) -> None:
+    assert [s.text for s in split_sentences(sentence)] == [quoted]
+
+
+def test_a_chinese_name_matches_the_name_the_source_uses() -> None:
+    source = "利用旗舰模型（如Qwen3-235B-A22B MoE）生成的知识来训练较小的密集模型（如Qwen3-14B, Qwen3-32B）。"
+    assert extract_answer("千问3 有哪些模型尺寸？", {1: source}) == source.rstrip("。") + " [1]。"
+    assert extract_answer("千问2 有哪些模型尺寸？", {1: source}) == REFUSAL_ZH  # another version is another model
+
+
+def test_aliases_the_sources_state_are_used() -> None:
+    sources = {1: "Chinchilla（龙猫）是 DeepMind 发布的大语言模型，拥有 70B 的参数规模。", 2: "Gopher 有 280B 参数。"}
+    assert extract_answer("龙猫有多少参数？", sources) == "Chinchilla（龙猫）是 DeepMind 发布的大语言模型，拥有 70B 的参数规模 [1]。"
+    assert extract_answer("How many parameters does 龙猫 have?", {2: sources[2]}) == REFUSAL_EN

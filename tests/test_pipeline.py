@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ingest.config import IndexSettings
 from ingest.errors import UserError
 from rag.config import ModelSettings, RetrievalSettings, SamplingParams, Settings
+from rag.generators.extractive import ZH_CONJUNCTIONS
 from rag.pipeline import Pipeline
 from rag.prompt import REFUSAL_EN, REFUSAL_ZH
 from tests.fixtures.fake_generator import FakeGenerator
@@ -37,6 +40,65 @@ def test_gpt3_parameter_chunk_ranks_in_top3_in_both_languages(retrieval_pipeline
 def test_english_question_finds_a_fact_stated_only_in_chinese(retrieval_pipeline):
     texts = top_texts(retrieval_pipeline, "When was Chinchilla released and how many parameters does it have?", 5)
     assert any("Chinchilla" in t and "70B" in t for t in texts), texts
+
+
+QWEN3_SIZES = ("Qwen3-235B-A22B", "Qwen3-14B")  # the chunk listing Qwen3's sizes (004_…, "强对弱蒸馏")
+
+
+def test_chinese_model_name_retrieves_the_qwen3_sizes(retrieval_pipeline):
+    texts = top_texts(retrieval_pipeline, "千问3 有哪些模型尺寸？", 5)
+    assert any(all(s in t for s in QWEN3_SIZES) for t in texts), texts
+
+
+@pytest.mark.parametrize(
+    ("question", "needles"),
+    [
+        ("What sizes does 千问3 come in?", QWEN3_SIZES),  # an English question with a Chinese name (curated table)
+        ("龙猫有多少参数？", ("Chinchilla", "70B")),  # a name the reports state: "Chinchilla（龙猫）是…模型"
+        ("How many parameters does 龙猫 have?", ("Chinchilla", "70B")),
+        ("ERNIE Bot 是什么？", ("文心一言",)),  # a Latin name whose passage says "EENIE Bot 就是百度的文心一言" (sic)
+        ("What is 文心一言?", ("文心一言", "ERNIE")),
+    ],
+)
+def test_model_names_find_passages_written_with_their_other_names(retrieval_pipeline, question, needles):
+    texts = top_texts(retrieval_pipeline, question, 5)
+    assert any(all(n in t for n in needles) for t in texts), texts
+
+
+def test_chinese_questions_rank_by_bm25_alone_on_an_english_only_embedder(retrieval_pipeline):
+    assert retrieval_pipeline.index.manifest.embedder_id == "sentence-transformers/all-MiniLM-L6-v2"
+    chinese = retrieval_pipeline.retrieve("GPT-3 有多少参数？", RetrievalSettings(k=5))
+    assert chinese and all(h.dense_rank is None and h.lexical_rank is not None for h in chinese)
+    english = retrieval_pipeline.retrieve("How many parameters does GPT-3 have?", RetrievalSettings(k=5))
+    assert any(h.dense_rank is not None for h in english)
+    only_question_words = retrieval_pipeline.retrieve("是什么？", RetrievalSettings(k=5))  # no BM25 term: dense
+    assert only_question_words and all(h.dense_rank is not None for h in only_question_words)
+
+
+@pytest.fixture(scope="module")
+def extractive_pipeline(corpus_dir, corpus_index_dir, corpus_index):
+    return Pipeline(settings_for(corpus_dir, corpus_index_dir), index=corpus_index)
+
+
+def test_extractive_answer_to_a_chinese_model_name_states_the_sizes(extractive_pipeline):
+    answer = extractive_pipeline.ask("千问3 有哪些模型尺寸？")
+    assert answer.backend == "extractive" and not answer.refused
+    assert re.search(r"Qwen3-\d+B", answer.answer), answer.answer
+
+
+def test_extractive_answers_keep_the_fact_and_start_with_a_content_word(extractive_pipeline):
+    llama = extractive_pipeline.ask("LLaMA 2 有哪些尺寸？").answer
+    assert "7B" in llama and "70B" in llama, llama
+    gpt3 = extractive_pipeline.ask("GPT-3 有多少参数？").answer
+    assert "175B" in gpt3 and gpt3.startswith("GPT-3"), gpt3
+    assert not gpt3.startswith(tuple(ZH_CONJUNCTIONS))
+
+
+def test_a_chinese_model_name_is_carried_into_the_follow_up(extractive_pipeline):
+    first = extractive_pipeline.ask("通义千问有哪些尺寸？")
+    second = extractive_pipeline.ask("它是哪年发布的？", history=[("通义千问有哪些尺寸？", first.answer)])
+    assert second.params["standalone_question"] == "通义千问是哪年发布的？"
+    assert any("Qwen" in h.chunk.text for h in second.sources)
 
 
 def test_retrieved_sources_are_distinct(retrieval_pipeline):

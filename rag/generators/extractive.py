@@ -1,13 +1,15 @@
 """Answers without a language model: the source sentences that best match the question, with citations.
 
-This is the honest fallback when no chat model can be loaded. Each source is split into sentences (a table
-row becomes "header: cell; …" so it reads on its own); a sentence scores the IDF-weighted question terms it
-contains, where model names (GPT-3, LLaMA) weigh 3, numbers 2 and other words 1, plus a bonus when the
-question asks how many / how large and the sentence holds a size (175B, 1750亿), or asks when and it holds a
-year. English questions also match the Chinese words for domain terms (rag.glossary), since most facts are
-stated only in Chinese. With no meaningful overlap — a name the question asks about is absent from every
-sentence, or less than half the question's weight matches — the answer is the refusal sentence. Sentences
-are quoted in the sources' own language.
+This is the honest fallback when no chat model can be loaded. Each source is split into sentences, at 。！？
+and line ends but not at ；, so a fact and its qualifier on one line stay together (a table row becomes
+"header: cell; …" so it reads on its own), and a leading conjunction (但, However, …) is not quoted. A sentence
+scores the IDF-weighted question terms it contains, where model names (GPT-3, LLaMA) weigh 3, numbers 2 and
+other words 1, plus a bonus when the question asks how many / how large and the sentence holds a size (175B,
+1750亿), or asks when and it holds a year. A model name matches under its other names (千问3 → Qwen3: the
+curated table and the pairs the sources state, rag.aliases); English questions also match the Chinese words
+for domain terms (rag.glossary), since most facts are stated only in Chinese. With no meaningful overlap — a
+name the question asks about is absent from every sentence, or less than half the question's weight matches —
+the answer is the refusal sentence. Sentences are quoted in the sources' own language.
 """
 
 from __future__ import annotations
