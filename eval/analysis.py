@@ -65,6 +65,8 @@ def qa_item_from_json(data: dict[str, Any]) -> QAItem:
         answerable=data["answerable"],
         type=data["type"],
         evidence=tuple(Evidence(**e) for e in data["evidence"]),
+        near_miss=Evidence(**data["near_miss"]) if data.get("near_miss") else None,
+        alias_notes=data.get("alias_notes", {}),
     )
 
 

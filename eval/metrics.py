@@ -40,14 +40,14 @@ HALLUCINATED = "hallucinated"  # unanswerable, and the answer is not a refusal
 REASONS = (REFUSED, TOO_LONG, NOT_HIT, NEGATED, HEDGED, NOT_CITED, HALLUCINATED)
 
 # A gold value right after one of these, in the same clause and at most NEGATION_WINDOW characters back, is negated.
-NEGATION_WINDOW = 16
+NEGATION_WINDOW = 12
 _NEGATION = re.compile(
     r"不是|并非|而非|绝非|不为|不等于|没有|未(?!来)|不到|不足|无法"
     r"|\bnot\b|n't\b|\bnever\b|\bno\s+longer\b|\brather\s+than\b|\binstead\s+of\b|\bneither\b|\bnor\b",
     re.IGNORECASE,
 )
 _CLAUSE_BREAK = re.compile(
-    r"[，,。!?！？;；:：\n]|\.(?!\d)|但是|但|而是|不过|然而|\bbut\b|\bhowever\b|\byet\b|\bactually\b", re.IGNORECASE
+    r"[，,、。!?！？;；:：\n]|\.(?!\d)|但是|但|而是|不过|然而|\bbut\b|\bhowever\b|\byet\b|\bactually\b", re.IGNORECASE
 )
 
 
@@ -152,12 +152,19 @@ def _gold_kinds(item: Any) -> Counter[str]:
 
 def hedged(answer_text: str, item: Any) -> bool:
     """Whether the answer offers more different values of a gold kind (size, count, date, …) than the gold has
-    groups of that kind; values the question itself states and negated values (`不是 13B，而是 175B`) do not count."""
+    groups of that kind. Not counted: values the question states, negated values (`不是 13B，而是 175B`), and
+    values inside a gold text alias (the `22B` of `Qwen3-235B-A22B`, the `2024` of `2024年底`)."""
     asked = {(v.kind, v.amount) for v in find_values(item.question)}
     prepared = prepare(answer_text)
+    in_text_alias = [
+        span for group in item.answers for alias in group if parse_value(alias) is None
+        for span in _text_spans(answer_text, alias)
+    ]  # fmt: skip
     offered: list[Value] = [
-        v for v in find_values(answer_text) if (v.kind, v.amount) not in asked and not _negated(prepared, v.start)
-    ]
+        v for v in find_values(answer_text)
+        if (v.kind, v.amount) not in asked and not _negated(prepared, v.start)
+        and not any(start <= v.start and v.end <= end for start, end in in_text_alias)
+    ]  # fmt: skip
     return any(distinct_claims(offered, kind) > n for kind, n in _gold_kinds(item).items())
 
 

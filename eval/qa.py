@@ -2,9 +2,11 @@
 
 Format of a line (see README, "Gold QA set"):
 `{"id", "lang": "zh"|"en", "question", "answers": [[alias, …], …], "answerable": bool, "type",
-"evidence": [{"doc": file name in the corpus, "quote": exact substring of that file}]}`.
-An answer is correct when every alias group has at least one alias in it (after `eval.normalize`);
-unanswerable items have no answers and no evidence, the right output is the refusal. `doc` is the index's
+"evidence": [{"doc": file name in the corpus, "quote": exact substring of that file}]}`, and optionally
+`"near_miss": {"doc", "quote"}` (an unanswerable item: where the reports name the entity it asks about) and
+`"alias_notes": {alias: why}` (why an alias found in many chunks is still specific enough).
+An answer is correct when it states every alias group (`eval.metrics`); unanswerable items have no answers
+and no evidence, the right output is the refusal. `doc` is the index's
 doc id: the path relative to the corpus folder with "/" separators (for a flat corpus, the file name);
 quotes are matched against the file as ingest decodes it.
 """
@@ -12,7 +14,7 @@ quotes are matched against the file as ingest decodes it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ QA_TYPES = (
     "unanswerable",  # the corpus does not say; the right output is the refusal
 )
 FIELDS = ("id", "lang", "question", "answers", "answerable", "type", "evidence")
+OPTIONAL_FIELDS = ("near_miss", "alias_notes")
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class QAItem:
     answerable: bool
     type: str
     evidence: tuple[Evidence, ...]
+    near_miss: Evidence | None = None  # unanswerable: where the reports name the entity the question asks about
+    alias_notes: dict[str, str] = field(default_factory=dict)  # alias → why it is specific despite being common
 
 
 class _LineError(Exception):
@@ -100,9 +105,9 @@ def _parse_line(line: str, corpus: Path, texts: dict[str, str]) -> QAItem:
     missing = [name for name in FIELDS if name not in raw]
     if missing:
         raise _LineError(f"missing field(s) {', '.join(missing)}; every item needs {', '.join(FIELDS)}")
-    unknown = sorted(set(raw) - set(FIELDS))
+    unknown = sorted(set(raw) - set(FIELDS) - set(OPTIONAL_FIELDS))
     if unknown:
-        raise _LineError(f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(FIELDS)}")
+        raise _LineError(f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(FIELDS + OPTIONAL_FIELDS)}")
     item_id = _text(raw, "id")
     lang = _text(raw, "lang")
     if lang not in LANGS:
@@ -123,6 +128,12 @@ def _parse_line(line: str, corpus: Path, texts: dict[str, str]) -> QAItem:
         raise _LineError('an unanswerable item must have "answers": [] and "evidence": []')
     if (qa_type == "unanswerable") == answerable:
         raise _LineError(f'type "unanswerable" goes with "answerable": false and only with it (got type {qa_type!r})')
+    near_miss = None
+    if "near_miss" in raw:
+        if answerable:
+            raise _LineError('"near_miss" is for unanswerable items only (where the reports name the entity asked about)')
+        (near_miss,) = _evidence([raw["near_miss"]], corpus, texts, name="near_miss")
+    alias_notes = _alias_notes(raw.get("alias_notes", {}), answers)
     return QAItem(
         id=item_id,
         lang=lang,
@@ -131,7 +142,21 @@ def _parse_line(line: str, corpus: Path, texts: dict[str, str]) -> QAItem:
         answerable=answerable,
         type=qa_type,
         evidence=evidence,
+        near_miss=near_miss,
+        alias_notes=alias_notes,
     )
+
+
+def _alias_notes(value: Any, answers: tuple[tuple[str, ...], ...]) -> dict[str, str]:
+    aliases = {alias for group in answers for alias in group}
+    if not isinstance(value, dict):
+        raise _LineError(f"alias_notes must be an object {{alias: reason}}, got {value!r}")
+    for alias, reason in value.items():
+        if alias not in aliases:
+            raise _LineError(f"alias_notes names {alias!r}, which is not an alias of this item; remove the note")
+        if not isinstance(reason, str) or not reason.strip():
+            raise _LineError(f"alias_notes for {alias!r} needs a reason (a non-empty string), got {reason!r}")
+    return dict(value)
 
 
 def _text(raw: dict[str, Any], name: str) -> str:
@@ -158,20 +183,21 @@ def _alias_groups(value: Any) -> tuple[tuple[str, ...], ...]:
     return tuple(groups)
 
 
-def _evidence(value: Any, corpus: Path, texts: dict[str, str]) -> tuple[Evidence, ...]:
+def _evidence(value: Any, corpus: Path, texts: dict[str, str], name: str = "evidence") -> tuple[Evidence, ...]:
     if not isinstance(value, list):
-        raise _LineError(f'evidence must be a list of {{"doc", "quote"}} objects, got {value!r}')
+        raise _LineError(f'{name} must be a list of {{"doc", "quote"}} objects, got {value!r}')
     found = []
     for n, entry in enumerate(value, start=1):
+        label = name if name != "evidence" else f"evidence {n}"
         if not isinstance(entry, dict) or set(entry) != {"doc", "quote"}:
-            raise _LineError(f'evidence {n} must be an object with exactly "doc" and "quote", got {entry!r}')
+            raise _LineError(f'{label} must be an object with exactly "doc" and "quote", got {entry!r}')
         doc, quote = entry["doc"], entry["quote"]
         if not isinstance(doc, str) or not isinstance(quote, str) or not quote:
-            raise _LineError(f"evidence {n} needs a file name and a non-empty quote, got {entry!r}")
+            raise _LineError(f"{label} needs a file name and a non-empty quote, got {entry!r}")
         text = _document(doc, corpus, texts)
         if quote not in text:
             raise _LineError(
-                f"evidence quote not found in {doc}: {_preview(quote)}; fix the quote or the doc name"
+                f"{name} quote not found in {doc}: {_preview(quote)}; fix the quote or the doc name"
             )
         found.append(Evidence(doc=doc, quote=quote))
     return tuple(found)

@@ -17,8 +17,8 @@ Rules (README "Values"):
   `2020年` and a bare year 1950–2039; a date keeps its precision (year, month or day);
 - a number glued to a Latin name (`GPT-4`, `Qwen2.5`, `T5`, `code-davinci-002`) is part of the name, not a
   value, unless it carries a scale (`LLaMA-7B`, `OPT-175B` state sizes). A plain count after a capitalised
-  word (`Claude 3.5`, `RTX 3090`, `Llama 3`) is marked `after_name`: it can match a gold number but is not
-  counted as a claim or a candidate value.
+  word (`Claude 3.5`, `RTX 3090`, `Llama 3`) is marked `after_name`: part of the name, it matches no gold
+  value and is neither a claim nor a candidate value (give such gold answers as text: `RTX 3090`).
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ class Value:
     amount: Decimal | tuple[int, ...]
     start: int  # span in `prepare(text)`
     end: int
-    after_name: bool = False  # a plain count right after a capitalised word (`Llama 3`, `RTX 3090`)
+    after_name: bool = False  # a plain count right after a capitalised word (`Llama 3`, `RTX 3090`): a name part
 
     @property
     def claim(self) -> bool:
@@ -105,7 +105,10 @@ class Value:
         return not self.after_name
 
     def matches(self, found: Value) -> bool:
-        """Whether `found` (in an answer or a source) states this value (a gold alias)."""
+        """Whether `found` (in an answer or a source) states this value (a gold alias); a count that is part of
+        a name (`Llama 3`) states nothing."""
+        if found.after_name:
+            return False
         if self.kind == "date":
             return found.kind == "date" and found.amount[: len(self.amount)] == self.amount
         if self.kind in ("count", "size"):  # `52000` = `52K` = `5.2万`

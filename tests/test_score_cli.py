@@ -57,7 +57,7 @@ def test_json_holds_every_score_field_with_the_reason_and_the_summary(capsys: py
         assert row["reason"] is None or row["reason"] in REASONS
     reasons = {(r["setting"], r["question_id"]): r["reason"] for r in data["scores"]}
     assert reasons[("guessing", "zh-table-003")] == "not cited"
-    assert reasons[("guessing", "en-cross-001")] == "hedged"
+    assert reasons[("guessing", "en-table-008")] == "hedged"
     assert reasons[("guessing", "zh-unans-001")] == "hallucinated"
     assert reasons[("careful", "zh-unans-001")] is None
     summary = {row["setting"]: row for row in data["summary"]}
@@ -77,7 +77,7 @@ def test_out_writes_scores_and_summary(capsys: pytest.CaptureFixture[str], tmp_p
 def test_several_samples_per_question_keep_questions_as_the_unit(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     src = [{"doc": "002_6ac13b971160b9c7.txt", "text": GLM}]
     rows = [{"id": "zh-table-003", "answer": "400B [1]", "sources": src, "sample": s} for s in range(3)]
-    rows += [{"id": "zh-table-004", "answer": "270B", "sources": [], "sample": s} for s in range(3)]  # uncited
+    rows += [{"id": "zh-table-005", "answer": "780B", "sources": [], "sample": s} for s in range(3)]  # uncited
     code, out, _ = _run(capsys, "--answers", str(_write(tmp_path, rows)), "--json")
     summary = json.loads(out)["summary"][0]
     expected = stats.bootstrap_ci(np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]))

@@ -91,10 +91,11 @@ def test_citation_and_list_markers_are_not_values() -> None:
     assert _values("1. GPT-3\n2) 175B") == [("size", Decimal(175 * B))]
 
 
-def test_counts_after_a_capitalised_name_match_but_are_not_claims() -> None:
+def test_counts_after_a_capitalised_name_are_name_parts() -> None:
     claude, rtx = find_values("Claude 3.5 Sonnet"), find_values("RTX 3090")
     assert claude[0].after_name and not claude[0].claim
-    assert parse_value("3090").matches(rtx[0])
+    assert not parse_value("3090").matches(rtx[0]) and not parse_value("3").matches(find_values("Llama 3")[0])
+    assert parse_value("3090").matches(find_values("4 块 3090")[-1])
     assert [v.claim for v in find_values("Top 10 and In 2020, 3 of 12")] == [True, True, True, True]
 
 
