@@ -246,13 +246,13 @@ def test_every_example_is_executed_or_listed():
 def test_a_new_example_fails_the_gate_and_says_how_to_cover_it(tmp_path):
     doc = tmp_path / "README.md"
     doc.write_text(
-        "# Scoring\n\n```bash\npython -m eval.score eval/runs/x   # rescore\n```\n\n```text\nscore: 0.5\n```\n\n"
+        "# Scoring\n\n```bash\npython -m eval.rescore eval/runs/x   # rescore\n```\n\n```text\nscore: 0.5\n```\n\n"
         "```yaml\nretrieval: {k: 5}\n```\n\n```bash\ncurl -s http://127.0.0.1:7860 || echo down\n```\n",
         encoding="utf-8",
     )
     problems = "\n".join(coverage_problems(read_blocks(doc, tmp_path)))
-    assert "README.md:4: the command `python -m eval.score eval/runs/x` is neither run nor listed as not run" in problems
-    assert "add a prefix of it ('python -m eval.score') to NOT_RUN" in problems
+    assert "README.md:4: the command `python -m eval.rescore eval/runs/x` is neither run nor listed as not run" in problems
+    assert "add a prefix of it ('python -m eval.rescore') to NOT_RUN" in problems
     assert "Add ('Scoring', 'score: 0.5') to OUTPUT_BLOCKS" in problems
     assert "Add ('Scoring', 'retrieval: {k: 5}') to CONFIG_BLOCKS" in problems
     assert "unsupported shell syntax, shell operator '||'" in problems
@@ -543,11 +543,16 @@ def expect_eval_report(o: Outcome, ws: Workspace, cwd: Path) -> None:
     assert re.search(r"^(report|trend): |^ok: |^no earlier run", o.stdout, re.M), o.describe()
 
 
+def expect_eval_score(o: Outcome, ws: Workspace, cwd: Path) -> None:
+    assert o.stdout.startswith("setting   grounded") and "grounded accuracy with its 95% bootstrap CI" in o.stdout, o.describe()
+
+
 EXPECT: dict[str, Callable[[Outcome, Workspace, Path], None]] = {
     "python -m rag.ask": expect_ask,
     "python -m ingest": expect_ingest,
     "python -m eval.run": expect_eval_run,
     "python -m eval.report": expect_eval_report,
+    "python -m eval.score": expect_eval_score,
 }
 
 
@@ -625,6 +630,25 @@ def check_qa_line(block: Block, ws: Workspace) -> None:
     assert json.loads(block.text) in [json.loads(line) for line in lines if line.strip()]
 
 
+def check_score_output(block: Block, ws: Workspace) -> None:
+    """The eval.score output shown is what the command prints for the shipped example answers (deterministic)."""
+    import contextlib
+    import io
+
+    from eval.score import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["--qa", str(REPO / "eval/data/qa.jsonl"), "--answers", str(REPO / "eval/data/example_answers.jsonl")]) == 0
+    assert block.text == out.getvalue()
+
+
+def check_answers_line(block: Block, ws: Workspace) -> None:
+    """The ANSWERS line shown is a line of the shipped example answers file."""
+    lines = (REPO / "eval/data/example_answers.jsonl").read_text(encoding="utf-8").splitlines()
+    assert json.loads(block.text) in [json.loads(line) for line in lines if line.strip()]
+
+
 def check_refusal_patterns(block: Block, ws: Workspace) -> None:
     """The refusal sentences and patterns listed are rag.refusal.REFUSAL_PATTERNS (the sentences unescaped)."""
     from rag.refusal import REFUSAL_PATTERNS
@@ -693,7 +717,7 @@ def check_layout(block: Block, ws: Workspace) -> None:
 
 
 OUTPUT_BLOCKS: dict[tuple[str, str], Callable[[Block, Workspace], None]] = {
-    ("Quickstart", "warning: cannot load embedding model"): check_quickstart,
+    ("Quickstart", "note: no index at index/ yet"): check_quickstart,
     ("How it fits together", "corpus/"): check_diagram,
     ("JSON output", "{"): check_json_shape,
     ("Dense embeddings", "warning: cannot load embedding model"): check_wrapped_warning,
@@ -701,7 +725,10 @@ OUTPUT_BLOCKS: dict[tuple[str, str], Callable[[Block, Workspace], None]] = {
     ("Incremental builds", "Index built:"): check_template("python -m ingest --rebuild"),
     ("Incremental builds", "Index up to date:"): check_template("python -m ingest --embedder minilm"),
     ("Offline use", "cannot load chat model"): check_wrapped_notice,
-    ("Gold QA set", '{"id": "en-cross-001"'): check_qa_line,
+    ("Gold QA set", '{"id": "zh-conflict-003"'): check_qa_line,
+    ("Gold QA set", '{"id": "zh-unans-020"'): check_qa_line,
+    ("Scoring anyone's answers", "setting   grounded"): check_score_output,
+    ("Scoring anyone's answers", '{"id": "zh-table-003"'): check_answers_line,
     ("Refusal detection", "资料中没有找到相关信息"): check_refusal_patterns,
     ("Sweeps", "python -m eval.run --config CONFIG"): check_synopsis("eval.run"),
     ("Outputs", "eval/runs/"): check_runs_tree,
