@@ -57,3 +57,16 @@ def tiny_qwen_gguf(tiny_qwen_dir: Path, tmp_path_factory: pytest.TempPathFactory
     from tests.fixtures.tiny_gguf import build_tiny_qwen_gguf
 
     return build_tiny_qwen_gguf(tmp_path_factory.mktemp("tiny-gguf"), tiny_qwen_dir)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """torch on one thread for a module: tiny models (and short query embeddings) run faster on one thread than on
+    two spinning against each other on a busy 2-core box (a tiny-GGUF sweep: 31 s of CPU on two threads, 4.5 s
+    on one). Modules opt in with `pytestmark = pytest.mark.usefixtures("one_torch_thread")`."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

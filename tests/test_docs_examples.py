@@ -60,6 +60,8 @@ from tests.docs_examples import (
     workflow_scripts,
 )
 
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
 THIS = "tests/test_docs_examples.py"
@@ -295,18 +297,6 @@ def copy_clone(root: Path) -> Path:
     for part in ("eval/configs", "eval/data"):
         shutil.copytree(REPO / part, root / part)
     return root
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny models (and the Quickstart's build) run faster on one thread: two spin against each other on a
-    busy 2-core box (the tiny-GGUF sweep took 31 s of CPU on two threads, 4.5 s on one)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

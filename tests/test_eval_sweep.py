@@ -28,22 +28,13 @@ from eval.run import main as run_main
 from rag.prompt import REFUSAL_ZH, template_hash
 from tests.fixtures.openai_stub import OpenAIStub
 
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 REPO = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"
 QUESTIONS = 3
 CELLS = 2 * 2 + 1  # temperature × top_p, plus the closed-book control
 SAMPLES = 2
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The tiny model decodes faster on one thread; two threads spin against each other on a busy 2-core box."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

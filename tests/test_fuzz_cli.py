@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from rag.ask import main
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
 NUMERIC_FLAGS = ["--k", "--candidates", "--temperature", "--top-p", "--top-k", "--min-p", "--repetition-penalty",
                  "--max-new-tokens", "--seed"]  # fmt: skip
@@ -66,17 +66,6 @@ configs = st.dictionaries(
     ),
     max_size=4,
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Each example embeds two short queries; one thread is faster than two spinning on a busy 2-core box."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
