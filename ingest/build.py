@@ -130,7 +130,10 @@ def _remove_old_generations(index: Path) -> None:
     resolved `CURRENT` just before the last publish may still be reading that one), and the files of an
     index of an earlier version once a generation is current."""
     folders = generations(index)
-    current = generation_dir(index)
+    try:
+        current = generation_dir(index)
+    except UserError:  # a damaged CURRENT: this build replaces it, and the next one tidies up
+        return
     if current == index:
         return
     older = [g for g in folders if g.name < current.name]
@@ -338,7 +341,6 @@ def open_index(settings: IndexSettings | None = None, progress: bool = True) -> 
         return load_index(index)
     manifest = read_manifest(index)
     chunking = manifest.get("chunking") or {}
-    command = _update_command(settings, manifest)
     if settings.update:
         report = build_index(
             corpus, index, manifest["embedder"].get("name", settings.embedder), chunking.get("chunk_chars", settings.chunk_chars),
@@ -351,7 +353,7 @@ def open_index(settings: IndexSettings | None = None, progress: bool = True) -> 
     changes = _corpus_changes(corpus, manifest, settings.max_file_mb)
     if changes:
         raise UserError(
-            f"the index at {index}/ is out of date with {corpus}/ ({changes}); update it with {command} "
+            f"the index at {index}/ is out of date with {corpus}/ ({changes}); update it with {_update_command(settings, manifest)} "
             "(or pass --update-index)"
         )
     return load_index(index)

@@ -189,6 +189,10 @@ def test_damaged_or_missing_index_names_the_fix(tiny, capsys):
     report = build_index(corpus, index, "minilm", progress=False)  # the fix: a build replaces the broken index
     assert any("could not be reused" in n for n in report.notes) and report.embedded == report.chunks
     assert load_index(index).chunks
+    (index / CURRENT).write_text("../../etc\n")  # a damaged pointer: readers stop, a build replaces it
+    with pytest.raises(UserError, match=r"damaged CURRENT file .*--rebuild"):
+        load_index(index)
+    assert build_index(corpus, index, "minilm", progress=False, rebuild=True).chunks and load_index(index).chunks
 
 
 def test_an_index_is_never_queried_with_another_embedder(tiny, capsys):
