@@ -87,7 +87,7 @@ class Pipeline:
         prompt = prompt or self.settings.prompt
         if prompt not in PROMPTS:
             raise UserError(f"unknown prompt template {prompt!r}; choose one of {', '.join(PROMPTS)}")
-        standalone = rewrite_followup(history or [], question)
+        standalone = rewrite_followup(history or [], question, self.retriever.aliases)
 
         t0 = time.perf_counter()
         hits = self.retriever.search(standalone, retrieval)

@@ -98,3 +98,15 @@ def test_history_gives_way_to_sources_oldest_turn_first():
     assert any(f"only the last {len(kept)} of 6 earlier turns" in n for n in built.notices)
     without = build_messages(STANDALONE, hits, context_window=1200, max_new_tokens=200, count_tokens=estimate_tokens)
     assert [m["role"] for m in without.messages] == ["system", "user"] and without.notices == []
+
+
+def test_a_name_the_reports_state_carries_into_the_follow_up(corpus_dir, corpus_index_dir, corpus_index):
+    """龙猫 is learned from the reports ("Chinchilla（龙猫）…"), not from the curated table."""
+    from ingest.config import IndexSettings
+    from rag.config import ModelSettings, Settings
+    from rag.pipeline import Pipeline
+
+    settings = Settings(index=IndexSettings(str(corpus_dir), str(corpus_index_dir), "minilm"), model=ModelSettings(backend="extractive"))
+    pipeline = Pipeline(settings, index=corpus_index)
+    answer = pipeline.ask("它是哪年发布的？", history=[("龙猫有多少参数？", "700 亿 [1]。")])
+    assert answer.params["standalone_question"] == "龙猫是哪年发布的？"
