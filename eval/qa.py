@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from eval.normalize import normalize
 from ingest.errors import UserError
@@ -61,8 +61,27 @@ class QAItem:
     alias_notes: dict[str, str] = field(default_factory=dict)  # alias → why it is specific despite being common
 
 
-class _LineError(Exception):
+class _LineError(ValueError):
     """A problem with one line; `load_qa` turns it into a UserError naming the file and line."""
+
+
+def json_object_line(line: str, required: Sequence[str], optional: Sequence[str], what: str) -> dict[str, Any]:
+    """One JSONL line as an object with every `required` field and no field outside `required` + `optional`;
+    ValueError saying what is wrong (the caller adds the file and line). `what` names a line's thing ("item")."""
+    try:
+        raw = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise _LineError(f"not valid JSON ({err.msg} at column {err.colno}); write one JSON object per line") from None
+    if not isinstance(raw, dict):
+        raise _LineError(f"expected a JSON object, got {type(raw).__name__}")
+    missing = [name for name in required if name not in raw]
+    if missing:
+        raise _LineError(f"missing field(s) {', '.join(missing)}; every {what} needs {', '.join(required)}")
+    allowed = (*required, *optional)
+    unknown = sorted(set(raw) - set(allowed))
+    if unknown:
+        raise _LineError(f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+    return raw
 
 
 def load_qa(path: str | Path, corpus_dir: str | Path) -> list[QAItem]:
@@ -96,18 +115,7 @@ def load_qa(path: str | Path, corpus_dir: str | Path) -> list[QAItem]:
 
 
 def _parse_line(line: str, corpus: Path, texts: dict[str, str]) -> QAItem:
-    try:
-        raw = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise _LineError(f"not valid JSON ({err.msg} at column {err.colno}); write one JSON object per line") from None
-    if not isinstance(raw, dict):
-        raise _LineError(f"expected a JSON object, got {type(raw).__name__}")
-    missing = [name for name in FIELDS if name not in raw]
-    if missing:
-        raise _LineError(f"missing field(s) {', '.join(missing)}; every item needs {', '.join(FIELDS)}")
-    unknown = sorted(set(raw) - set(FIELDS) - set(OPTIONAL_FIELDS))
-    if unknown:
-        raise _LineError(f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(FIELDS + OPTIONAL_FIELDS)}")
+    raw = json_object_line(line, FIELDS, OPTIONAL_FIELDS, "item")
     item_id = _text(raw, "id")
     lang = _text(raw, "lang")
     if lang not in LANGS:

@@ -20,7 +20,7 @@ from typing import Any
 
 from eval.aggregate import answer_metrics, reason_shares
 from eval.metrics import score_sample
-from eval.qa import DEFAULT_QA, QAItem, load_qa
+from eval.qa import DEFAULT_QA, QAItem, json_object_line, load_qa
 from ingest.errors import UserError
 from rag.citations import parse_citations
 
@@ -83,19 +83,7 @@ def load_answers(path: str | Path, items: dict[str, QAItem]) -> list[ExternalAns
 
 
 def _parse_answer(line: str, lineno: int, items: dict[str, QAItem]) -> ExternalAnswer:
-    try:
-        raw = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"not valid JSON ({err.msg} at column {err.colno}); write one JSON object per line") from None
-    if not isinstance(raw, dict):
-        raise ValueError(f"expected a JSON object, got {type(raw).__name__}")
-    allowed = REQUIRED + tuple(OPTIONAL)
-    missing = [name for name in REQUIRED if name not in raw]
-    if missing:
-        raise ValueError(f"missing field(s) {', '.join(missing)}; every answer needs {', '.join(REQUIRED)}")
-    unknown = sorted(set(raw) - set(allowed))
-    if unknown:
-        raise ValueError(f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+    raw = json_object_line(line, REQUIRED, tuple(OPTIONAL), "answer")
     qid, answer = raw["id"], raw["answer"]
     if not isinstance(qid, str) or qid not in items:
         raise ValueError(f"unknown id {qid!r}: not a question of the QA set; use the ids of --qa")
