@@ -73,7 +73,10 @@ def _is_loopback(host: str) -> bool:
 
 def serve(app: gr.Blocks, *, host: str, port: int, share: bool = False, auth: tuple[str, str] | None = None, block: bool = True) -> None:
     """Launch `app` with the page's look and print its URL once it answers; `block=False` returns then (tests)."""
+    from starlette.middleware import Middleware
+
     from ui.app import CSS, theme
+    from ui.auth import LoginGuard
 
     if not (_is_loopback(host) or auth) or (share and not auth):
         print("warning: the page is reachable from other machines without a login; pass --auth user:pass", file=sys.stderr)
@@ -91,6 +94,7 @@ def serve(app: gr.Blocks, *, host: str, port: int, share: bool = False, auth: tu
             ssr_mode=False,
             footer_links=[],
             quiet=True,
+            app_kwargs={"middleware": [Middleware(LoginGuard)]} if auth else None,
         )
     except OSError as exc:
         raise UserError(f"cannot serve on {host}:{port} ({exc}); pass a free --port or another --host") from exc
