@@ -259,6 +259,21 @@ def _promote_pdf_headings(doc: _Mapped) -> _Mapped:
     return doc.sub(re.compile(rf"(\A\s*|\n\n)([^\n]+?)([{SUPERSCRIPT_DIGITS}]+)?[ \t]*(?=\n\n|\Z)"), promote)
 
 
+_ENTITY_AFTER = re.compile(r"#?[A-Za-z0-9]+;")
+
+
+def _entity(m: re.Match) -> str:
+    """An HTML entity as its character, except where that character would be markup: `<` and `>` stay
+    `&lt;`/`&gt;` (escaped text such as `&lt;script&gt;` must not become a tag in chunk text handed to
+    CLI/JSON consumers), and `&amp;` stays when decoding it would make a new entity (`&amp;lt;`)."""
+    char = html.unescape(m.group(0))
+    if char in ("<", ">"):
+        return "&lt;" if char == "<" else "&gt;"
+    if char == "&" and _ENTITY_AFTER.match(m.string, m.end()):
+        return "&amp;"
+    return char
+
+
 def clean_text(text: str, kind: str = "markdown") -> CleanText:
     """Clean one document's decoded text (`kind` "markdown" for .md/.txt, "html" for .html/.htm)."""
     doc = _Mapped(text, list(range(len(text))))
@@ -276,7 +291,7 @@ def clean_text(text: str, kind: str = "markdown") -> CleanText:
     doc = doc.sub(rf"[ \t]*<sup{_ATTRS}>\s*(?:<a{_ATTRS}>)?\s*\[?\d+\]?\s*(?:</a>)?\s*</sup>", "", re.I)
     doc = doc.sub(r"<br\s*/?>", _br, re.I)
     doc = doc.sub(TAG, "")
-    doc = doc.sub(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);", lambda m: html.unescape(m.group(0)))
+    doc = doc.sub(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);", _entity)
     doc = doc.sub(r"!\[[^\]\n]*\]\([^)\n]*\)", "")
     doc = doc.sub(r"\[\[([^\]\n]+)\]\]", [1])
     doc = doc.sub(r"\\([\[\]])", [1])

@@ -147,7 +147,7 @@ def test_html_becomes_markdown_with_visible_text_only():
     assert "# 大模型" in clean.text and "## Table" in clean.text
     assert "GPT-3 has 175B parameters." in clean.text
     assert "| 模型 | 参数 |" in clean.text and "| GPT-3 | 175B |" in clean.text
-    assert "- one <item>" in clean.text and "- two" in clean.text
+    assert "- one &lt;item&gt;" in clean.text and "- two" in clean.text  # escaped text stays text
     assert "var x" not in clean.text and "color" not in clean.text and "[1]" not in clean.text
     start = clean.text.index("GPT-3 has")
     assert page[clean.offsets[start] : clean.offsets[start] + 9] == "GPT-3 has"
@@ -158,3 +158,10 @@ def test_control_characters_are_removed_and_offsets_still_map():
     clean = clean_text(text)
     assert clean.text == "GPT-3[31m 有 175B 参数。\n\tend"
     assert all(text[clean.offsets[i]] == ch for i, ch in enumerate(clean.text))
+
+
+def test_escaped_markup_stays_escaped_and_other_entities_decode():
+    text = "Payload: &lt;script&gt;alert(1)&lt;/script&gt; &#60;b&#x3e; &amp;lt; R&amp;D &eacute; &#21315;问"
+    clean = clean_text(text)
+    assert clean.text == "Payload: &lt;script&gt;alert(1)&lt;/script&gt; &lt;b&gt; &amp;lt; R&D é 千问"
+    assert "<" not in clean.text and ">" not in clean.text
