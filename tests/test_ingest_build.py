@@ -326,6 +326,20 @@ def test_an_unwritable_index_folder_fails_before_any_work(tiny, tmp_path, monkey
         build_index(corpus, blocker / "sub", "minilm", progress=False)
 
 
+def test_symlinks_to_and_inside_the_index_folder_survive_rebuilds(tiny, tmp_path):
+    """An index folder that is a symlink (to a bigger disk) and the user's own links inside it stay links."""
+    corpus, _ = tiny
+    (tmp_path / "disk").mkdir()
+    index = tmp_path / "index-link"
+    index.symlink_to(tmp_path / "disk", target_is_directory=True)
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "disk" / "notes.txt").symlink_to(tmp_path / "notes.txt")
+    for rebuild in (False, True, True):
+        build_index(corpus, index, "minilm", rebuild=rebuild, progress=False)
+    assert index.is_symlink() and (tmp_path / "disk" / "notes.txt").is_symlink()
+    assert (tmp_path / "disk" / CURRENT).is_file() and open_index(IndexSettings(index=str(index), corpus=str(corpus))).chunks
+
+
 @pytest.mark.slow
 def test_concurrent_builders_and_readers_never_see_a_broken_index(tiny, tmp_path):
     """4 builders (2 processes × 2 threads) rebuild one index, queueing on the lock, while 4 readers
