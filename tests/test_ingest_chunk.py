@@ -124,3 +124,21 @@ def test_smaller_chunks_with_more_overlap(corpus_dir):
     default = chunk_document(doc.doc_id, clean, SIZE, OVERLAP)
     assert len(small) > len(default)
     assert all(len(c.text) <= 200 or c.text.startswith("|") for c in small)
+
+
+
+def test_overlap_is_shared_text_between_neighbours_and_bounded(corpus_dir):
+    docs = [(d.doc_id, clean_text(d.text)) for d in iter_documents(corpus_dir)]
+
+    def shared(overlap: int) -> list[int]:
+        """Characters each 200-char chunk shares with the next one of the same section, over the corpus."""
+        out = []
+        for doc_id, clean in docs:
+            chunks = chunk_document(doc_id, clean, 200, overlap)
+            out += [max(0, a.end - b.start) for a, b in zip(chunks, chunks[1:]) if a.heading == b.heading]
+        return out
+
+    assert sum(shared(0)) == 0
+    with_overlap = shared(50)
+    assert sum(1 for n in with_overlap if n > 0) >= 20
+    assert max(with_overlap) <= 50 + 20  # the overlap, widened at most to a word or sentence start
