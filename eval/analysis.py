@@ -223,7 +223,7 @@ class ComparisonRow:
 
 @dataclass(frozen=True)
 class EffectRow:
-    """One swept parameter of one model: the permutation test and the best − worst value contrast."""
+    """One swept parameter of one model: the test of equal accuracy over its values and the best − worst contrast."""
 
     model: str
     parameter: str
@@ -236,7 +236,7 @@ class EffectRow:
     contrast: float  # mean at best_value − mean at worst_value
     contrast_ci_low: float  # simultaneous over every pair of values and the parameters
     contrast_ci_high: float
-    p_value: float  # within-question permutation test
+    p_value: float  # eval.stats.equal_means_test over the parameter's values
     p_holm: float
     significant: bool
 

@@ -105,7 +105,7 @@ def _null_fwer(shape: Shape, reps: int, rng: np.random.Generator) -> dict[str, f
             means = {}
             for i, key in enumerate(shape.layout):
                 means[key] = means[shape.layout[shape.same_as[i]]] if i in shape.same_as else _samples(rng, p, shape.n).mean(axis=1)
-            found = stats.effects_of_settings(means, names, alpha=ALPHA, n_boot=N_BOOT, n_perm=N_PERM, seed=rep)
+            found = stats.effects_of_settings(means, names, alpha=ALPHA, n_boot=N_BOOT, seed=rep)
             effects += any(e.p_holm < ALPHA for e in found)
             intervals += any(e.contrast.lo > 0 for e in found)
     rate = lambda count: round(count / reps, 4)  # noqa: E731

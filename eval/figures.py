@@ -10,7 +10,6 @@ and returns its path, or None when the run has nothing to show for it (e.g. no t
 from __future__ import annotations
 
 import functools
-import itertools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -222,7 +221,7 @@ def plot_parameters(summary: Summary, path: Path) -> Path | None:
 
 
 def plot_importance(summary: Summary, path: Path) -> Path | None:
-    """Main effects: best − worst value of each parameter with its simultaneous 95% interval and permutation p."""
+    """Main effects: best − worst value of each parameter with its simultaneous 95% interval and Holm p."""
     effects = summary.main_effects
     if not effects:
         return None
@@ -236,7 +235,7 @@ def plot_importance(summary: Summary, path: Path) -> Path | None:
         ax.text(1.01, y, f"p = {e.p_holm:.3g}", va="center", fontsize=8, transform=ax.get_yaxis_transform())
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_yticks(ys, [f"{_param(e.parameter)}\n{_fmt(e.best_value)} − {_fmt(e.worst_value)}" for e in effects], fontsize=8)
-    ax.set_xlabel("best − worst value of grounded accuracy (simultaneous 95% CI; p: permutation test, Holm)")
+    ax.set_xlabel("best − worst value of grounded accuracy (simultaneous 95% CI; p: equal-means test, Holm)")
     ax.set_title(label(("哪个参数最重要", "Which knob matters (blue = significant)")), fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)

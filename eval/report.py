@@ -2,11 +2,14 @@
 
     python -m eval.report RUN                 # RUN = a run folder, a run id under --runs, or `latest`
     python -m eval.report RUN --compare OTHER [--fail-on-regression] [--tolerance 0.02]
-    python -m eval.report latest --name nightly --fail-on-regression   # vs the previous run of the same config
+    python -m eval.report latest --name nightly --fail-on-regression   # vs the previous run and the pinned reference
+    python -m eval.report RUN --pin           # RUN becomes the pinned reference of its config
     python -m eval.report --trend [--name nightly]       # runs.sqlite → trend.png
 
 `--fail-on-regression` exits with status 1 when any setting's grounded accuracy fell by more than the tolerance
-and the paired test over questions is significant after Holm correction (α = 0.05).
+and the paired test over questions is significant after Holm correction (α = 0.05), against the previous run of
+the same config or against its pinned reference (`--pin`, or `--reference RUN` for one check): a slow drift that
+never fails night to night fails once it passes the tolerance against the reference.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import html
 import json
 import sys
 from dataclasses import asdict, dataclass, is_dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -279,24 +283,51 @@ def resolve_run(spec: str, runs_dir: Path, name: str | None = None) -> Path:
     raise UserError(f"run {spec!r} not found (neither a folder with run.json nor a run id in {runs_dir})")
 
 
-def _reference_for(run_dir: Path, compare: str | None, runs_dir: Path) -> Path | None:
+def references_for(run_dir: Path, runs_dir: Path, compare: str | None = None, reference: str | None = None
+                   ) -> list[tuple[str, Path]]:
+    """(role, run folder) of every run to check RUN against: `--compare`'s run alone; else the previous complete
+    run of the same config hash and the pinned reference (`--reference`, else the config's pin in runs.sqlite),
+    each once."""
     if compare:
-        return resolve_run(compare, runs_dir)
+        return [("compared run", resolve_run(compare, runs_dir))]
+    found: list[tuple[str, Path]] = []
     db = run_dir.parent / INDEX_NAME
+    run_id = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["run_id"]
+    pinned = None
+    if db.is_file():
+        with RunIndex(db) as index:
+            previous = index.previous_run(run_id)
+            pinned = index.pinned_reference(run_id)
+        if previous:
+            found.append(("previous run", Path(previous["run_dir"])))
+    chosen = resolve_run(reference, runs_dir) if reference else Path(pinned["run_dir"]) if pinned else None
+    if chosen is not None and chosen.resolve() != run_dir.resolve() and all(chosen.resolve() != p.resolve() for _, p in found):
+        found.append(("pinned reference", chosen))
+    return found
+
+
+def pin_reference(run_dir: Path) -> str:
+    """Record RUN as the pinned reference of its config in the runs.sqlite next to it."""
+    db = run_dir.parent / INDEX_NAME
+    run_id = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["run_id"]
     if not db.is_file():
-        return None
+        raise UserError(f"no run index at {db}; only a run listed in runs.sqlite can be pinned")
     with RunIndex(db) as index:
-        previous = index.previous_run(json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["run_id"])
-    return Path(previous["run_dir"]) if previous else None
+        run = index.run(run_id)
+        if run is None or run["status"] != "complete":
+            raise UserError(f"run {run_id} is not a complete run in {db}; pin a complete run")
+        index.pin(run_id, datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    return run_id
 
 
-def check_against(run_dir: Path, reference_dir: Path, tolerance: float, out=None) -> bool:
+def check_against(run_dir: Path, reference_dir: Path, tolerance: float, out=None, role: str = "") -> bool:
     """Print one line per common setting (to `out`, default stdout); True when any regressed."""
     changes = compare_runs(load_run(run_dir), load_run(reference_dir), tolerance=tolerance)
     if not changes:
         raise UserError(f"runs {run_dir.name} and {reference_dir.name} share no scored setting to compare")
+    name = f"{role} {reference_dir.name}" if role else reference_dir.name
     for change in changes:
-        print(change.describe(reference_dir.name, tolerance), file=out or sys.stdout)
+        print(change.describe(name, tolerance), file=out or sys.stdout)
     return any(c.regressed for c in changes)
 
 
@@ -306,7 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--runs", default=DEFAULT_RUNS_DIR, help=f"runs folder holding runs.sqlite (default {DEFAULT_RUNS_DIR})")
     parser.add_argument("--trend", action="store_true", help="draw grounded accuracy over time into RUNS/trend.png")
     parser.add_argument("--name", help="only runs of this config name (e.g. nightly): for `latest` and --trend")
-    parser.add_argument("--compare", metavar="RUN", help="compare with this run (pinned baseline) instead of the previous one")
+    parser.add_argument("--compare", metavar="RUN", help="compare with this run only (instead of the previous run and the pinned reference)")
+    parser.add_argument("--reference", metavar="RUN", help="the reference run to check against besides the previous one (default: the config's pin)")
+    parser.add_argument("--pin", action="store_true", help="make RUN the pinned reference of its config in runs.sqlite")
     parser.add_argument("--fail-on-regression", action="store_true",
                         help="exit 1 when grounded accuracy dropped significantly by more than --tolerance")
     parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
@@ -331,14 +364,16 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_redraw:
             files = write_report(run_dir)
             print(f"report: {files.html} ({len(files.figures)} figures, {files.summary.name})")
-        if args.compare or args.fail_on_regression:
-            reference = _reference_for(run_dir, args.compare, runs_dir)
-            if reference is None:
+        if args.pin:
+            print(f"pinned: {pin_reference(run_dir)} is the reference of its config")
+        if args.compare or args.reference or args.fail_on_regression:
+            references = references_for(run_dir, runs_dir, args.compare, args.reference)
+            if not references:
                 print(f"no earlier run of this config to compare {run_dir.name} with; nothing to check")
                 return 0
-            regressed = check_against(run_dir, reference, args.tolerance)
+            regressed = [ref.name for role, ref in references if check_against(run_dir, ref, args.tolerance, role=role)]
             if regressed and args.fail_on_regression:
-                print(f"FAILED: grounded accuracy regressed against {reference.name} by more than {args.tolerance} "
+                print(f"FAILED: grounded accuracy regressed against {', '.join(regressed)} by more than {args.tolerance} "
                       "(significant after Holm correction); see the REGRESSION lines above", file=sys.stderr)
                 return 1
     except UserError as exc:

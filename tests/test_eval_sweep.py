@@ -255,6 +255,29 @@ def test_cli_extractive_run_and_regression_gate(tmp_path, corpus_index_dir, caps
     assert report_main(["latest", "--name", "nightly", "--runs", str(runs)]) == 2
     assert "no complete run of config 'nightly'" in capsys.readouterr().err
 
+    # A pinned reference: the gate checks the previous run (an identical copy: ok) and the pinned run (the
+    # perfect copy: a regression), and fails on the second.
+    from eval.run_index import RunIndex
+
+    meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    with RunIndex(runs / "runs.sqlite") as index:
+        for source, started in ((perfect, "2000-01-01T00:00:00+00:00"), (same, "2000-01-02T00:00:00+00:00")):
+            folder = Path(shutil.copytree(source, runs / source.name))
+            run_id = folder.name
+            (folder / "run.json").write_text(json.dumps({**meta, "run_id": run_id, "started_at": started}), encoding="utf-8")
+            index.start_run(run_id=run_id, run_dir=str(folder), name=meta["name"], config_hash=meta["config_hash"],
+                            started_at=started, models=["extractive"], backend="extractive", git_commit="x")
+            index.finish_run(run_id, status="complete", finished_at=started)
+    capsys.readouterr()
+    assert report_main(["perfect", "--runs", str(runs), "--pin", "--no-redraw"]) == 0
+    assert "pinned: perfect is the reference of its config" in capsys.readouterr().out
+    assert report_main([str(run_dir), "--runs", str(runs), "--fail-on-regression", "--no-redraw"]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"^ok: .* vs previous run same, tolerance", out, re.M)
+    assert re.search(r"^REGRESSION: .* vs pinned reference perfect, tolerance", out, re.M)
+    assert report_main(["same", "--runs", str(runs), "--pin", "--no-redraw"]) == 0  # re-pinned: both pass
+    assert report_main([str(run_dir), "--runs", str(runs), "--fail-on-regression", "--no-redraw"]) == 0
+
 
 def test_report_of_a_damaged_or_foreign_folder_is_a_user_error(tmp_path, capsys):
     assert report_main([str(tmp_path), "--runs", str(tmp_path)]) == 2
