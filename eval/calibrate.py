@@ -279,11 +279,12 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"--reps {args.reps} is too few to estimate a rate; use at least 10")
         if not 0 < args.effect < 1:
             raise UserError(f"--effect {args.effect} is not a difference in accuracy; give a value between 0 and 1")
+        stamped = stamp()  # the code as the simulation starts
         result = calibrate(shape_of_config(args.config), reps=args.reps, seed=args.seed, effect=args.effect)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    result = {"config": args.config, **stamp(), **result}
+    result = {"config": args.config, **stamped, **result}
     print(json.dumps(result, ensure_ascii=False) if args.json else render(result))
     return 0
 

@@ -158,6 +158,9 @@ def test_figures_are_bilingual_with_a_cjk_font_and_english_without(smoke_run, mo
         assert any("有据正确率 grounded accuracy" in t for t in chinese)
     else:
         assert chinese == [] and any("grounded accuracy" in t for t in texts)
+    # Heatmap cells: value, ± CI half-width and the question count; the legend names the best set and baseline.
+    assert any(re.fullmatch(r"\d\.\d\d( ★)?\n±\d\.\d\d n=3", t) for t in texts)
+    assert any("red = best set" in t and "orange dashes = baseline" in t for t in texts)
 
 
 def test_rerun_is_all_cache_hits(smoke_run, smoke_config, corpus_index):
