@@ -231,3 +231,16 @@ def test_refusal_precision_and_recall() -> None:
     answerable = [False, True, False, False, True]
     assert refusal_precision_recall(refused, answerable) == (pytest.approx(2 / 3), pytest.approx(2 / 3))
     assert refusal_precision_recall([False, False], [True, True]) == (None, None)
+
+
+def test_the_reports_minimum_detectable_difference_agrees_with_the_simulated_one() -> None:
+    """The report's normal approximation, from one baseline's own questions, against `eval.calibrate`'s simulation
+    of the nightly shape (267 questions, n = 6, 12 comparisons)."""
+    from eval.analysis import minimum_detectable_difference
+    from eval.calibrate import minimum_detectable
+
+    rng = np.random.default_rng(8)
+    baseline = (rng.random((267, 6)) < rng.beta(0.8, 1.2, size=267)[:, None]).astype(float)
+    approx = minimum_detectable_difference(baseline, comparisons=12)
+    simulated = minimum_detectable(267, 6, 12, reps=100, rng=rng)
+    assert abs(approx - simulated) <= 0.01 and 0.03 < approx < 0.08
