@@ -469,7 +469,6 @@ def summarize(data: RunData, rows: list[dict[str, Any]] | None = None) -> Summar
             cell, rep = cells[sid], stand_in[sid]
             mine = [r for r in rows if r["model"] == model and r["setting_id"] == sid]
             metrics = answer_metrics(mine)
-            accuracy = stats.proportion_ci(per_setting[sid])
             agreement = stats.proportion_ci(agree[sid])
             retrieval = [
                 data.retrievals[(q, cell["retrieval_id"])]["recall_at_k"]
@@ -480,7 +479,7 @@ def summarize(data: RunData, rows: list[dict[str, Any]] | None = None) -> Summar
             settings_rows.append(SettingRow(
                 model=model, setting_id=sid, label=cell["label"], baseline=sid == data.baseline_id,
                 same_as=None if rep == sid else cells[rep]["label"],
-                grounded_accuracy=rounded(accuracy.mean), ci_low=rounded(accuracy.lo), ci_high=rounded(accuracy.hi),
+                grounded_accuracy=metrics["grounded acc"], ci_low=metrics["CI low"], ci_high=metrics["CI high"],
                 hit_answerable=metrics["hit (answerable)"], uncited_correct=metrics["uncited correct"],
                 hallucination=metrics["hallucination"], over_refusal=metrics["over-refusal"],
                 refusal_precision=metrics["refusal precision"], refusal_recall=metrics["refusal recall"],

@@ -537,7 +537,7 @@ def expect_eval_report(o: Outcome, ws: Workspace, cwd: Path) -> None:
 
 
 def expect_eval_score(o: Outcome, ws: Workspace, cwd: Path) -> None:
-    assert o.stdout.startswith("setting   grounded") and "grounded accuracy with its 95% bootstrap CI" in o.stdout, o.describe()
+    assert o.stdout.startswith("setting   grounded") and "grounded accuracy with its 95% interval" in o.stdout, o.describe()
 
 
 def expect_eval_calibrate(o: Outcome, ws: Workspace, cwd: Path) -> None:
