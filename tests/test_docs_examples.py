@@ -109,12 +109,12 @@ SUBSTITUTIONS: list[tuple[str, str, str]] = [
     ("/tmp/smolruns", "{work}/smolruns", "the workspace instead of /tmp"),
     ("--config smollm2-en.yaml", "--config smollm2-en.yaml --limit 1 --no-report",
      "the documented run took 16 min: one question, no figures"),
+    ("calibrate --config eval/configs/nightly.yaml --reps 300 --json", "calibrate --config ./eval/configs/nightly.yaml --reps 10 --json",
+     "300 simulated runs take minutes on 2 cores: 10 run the command and give its output format (the README's "
+     "figures are checked against its JSON block by check_calibration); ./ keeps the sweep's substitution below off it"),
     ("--config eval/configs/nightly.yaml", "--config eval/configs/nightly.yaml --limit 2 --backend extractive --no-report",
      "16,110 generations of Qwen3-0.6B, which is not here: 2 questions over the same 15 cells with the extractive "
      "backend; the report is drawn by the eval.report that follows (sampled sweeps: tests/test_eval_sweep.py)"),
-    ("--reps 300 --json", "--reps 10 --json",
-     "300 simulated runs take minutes on 2 cores: 10 run the command and give its output format (the README's "
-     "figures are checked against its JSON block by check_calibration)"),
     ("/srv/llm-history-rag", "{work}", "the checkout of the cron and systemd examples (its .venv/bin/python is this interpreter)"),
     ("my.toml", "ask.toml", "the config file of the ui example: the README's TOML example"),
     ("python -m ingest --rebuild", "cd small && python -m ingest --rebuild",
