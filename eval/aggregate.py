@@ -23,11 +23,11 @@ def rounded(value: float | None, digits: int = 3) -> float | None:
 
 
 def answer_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Grounded accuracy (mean over questions of each question's mean, 95% bootstrap CI over questions) and the
+    """Grounded accuracy (mean over questions of each question's mean, with `eval.stats.proportion_ci`) and the
     answer-quality columns of one setting (definitions: README "What the report aggregates")."""
     _, matrices = stats.setting_matrices(rows, [])
     matrix = next(iter(matrices.values()))
-    accuracy = stats.bootstrap_ci(matrix)
+    accuracy = stats.proportion_ci(matrix)
     answerable = [r for r in rows if r["answerable"]]
     precision, recall = stats.refusal_precision_recall([r["refused"] for r in rows], [r["answerable"] for r in rows])
     return {

@@ -143,9 +143,3 @@ def retrieval_id(retrieval: RetrievalSettings) -> str:
     """Stable id of a retrieval setting (questions are retrieved once per id)."""
     data = json.dumps(dataclasses.asdict(retrieval), sort_keys=True)
     return hashlib.sha256(data.encode()).hexdigest()[:12]
-
-
-def derive_seed(base_seed: int, question_id: str, setting_id: str, sample_index: int) -> int:
-    """The seed of one sample: a stable hash (not Python's salted `hash`) of its identity, in [0, 2**31)."""
-    text = f"{base_seed}|{question_id}|{setting_id}|{sample_index}"
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") % (2**31)

@@ -230,3 +230,37 @@ def _document(doc: str, corpus: Path, texts: dict[str, str]) -> str:
 def _preview(quote: str, limit: int = 60) -> str:
     shown = quote if len(quote) <= limit else quote[:limit] + "…"
     return json.dumps(shown, ensure_ascii=False)
+
+
+def stratified_sample(items: Sequence[QAItem], limit: int | None, seed: int = 0) -> list[QAItem]:
+    """`limit` items drawn at random (seeded) within strata of type × language, in file order; all when `limit`
+    is None or not smaller than the set.
+
+    Every stratum gets one item first (a seeded choice of strata when `limit` is smaller than their number);
+    the rest is shared in proportion to the strata's remaining sizes (largest remainders first).
+    """
+    import numpy as np
+
+    if limit is None or limit >= len(items):
+        return list(items)
+    strata: dict[tuple[str, str], list[int]] = {}
+    for i, item in enumerate(items):
+        strata.setdefault((item.type, item.lang), []).append(i)
+    rng = np.random.default_rng(seed)
+    keys = sorted(strata)
+    if limit < len(keys):
+        keys = sorted(keys[i] for i in rng.choice(len(keys), size=limit, replace=False))
+        counts = {k: 1 for k in keys}
+    else:
+        counts = {k: 1 for k in keys}
+        spare = {k: len(strata[k]) - 1 for k in keys}
+        left = limit - len(keys)
+        total = sum(spare.values())
+        shares = {k: left * spare[k] / total for k in keys}
+        for k in keys:
+            counts[k] += int(shares[k])
+        by_remainder = sorted(keys, key=lambda k: (-(shares[k] - int(shares[k])), k))
+        for k in by_remainder[: limit - sum(counts.values())]:
+            counts[k] += 1
+    chosen = [int(i) for k in keys for i in rng.choice(strata[k], size=counts[k], replace=False)]
+    return [items[i] for i in sorted(chosen)]

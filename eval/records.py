@@ -34,10 +34,55 @@ class RecordKey:
     setting_id: str
     sample: int
     seed: int
+    decoding: str  # `decoding_fingerprint()`: the decoding code and the library versions that ran it
 
     @property
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:24]
+
+
+# The code that turns a prompt into tokens: every module under rag/generators/ (the backends, the shared-prefill
+# batched decoder, the thinking split). A change to any of them makes every cached sample stale.
+DECODING_CODE = ("rag/generators",)
+DECODING_LIBRARIES = ("torch", "transformers", "llama-cpp-python")
+
+
+def decoding_code_files(repo: Path = REPO) -> list[Path]:
+    """The source files of DECODING_CODE that exist, in a stable order."""
+    files: list[Path] = []
+    for entry in DECODING_CODE:
+        path = repo / entry
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.is_file() else []
+    return files
+
+
+def library_versions() -> dict[str, str | None]:
+    """Installed version of each DECODING_LIBRARIES distribution (None when it is not installed)."""
+    from importlib import metadata
+
+    versions: dict[str, str | None] = {}
+    for name in DECODING_LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def decoding_fingerprint(repo: Path = REPO) -> str:
+    """Hash of the decoding code's sources (paths and bytes) and the library versions: part of every cache key."""
+    digest = hashlib.sha256()
+    for path in decoding_code_files(repo):
+        digest.update(path.relative_to(repo).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(json.dumps(library_versions(), sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+def sample_seed(base_seed: int, question_id: str, sample_index: int) -> int:
+    """The seed of sample `sample_index` of a question, the same under every setting (common random numbers:
+    paired comparisons share the sampling noise). A stable hash, not Python's salted `hash`, in [0, 2**31)."""
+    text = f"{base_seed}|{question_id}|{sample_index}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") % (2**31)
 
 
 def messages_hash(messages: list[dict[str, str]], thinking: bool) -> str:

@@ -50,8 +50,13 @@ def _per_question(data: RunData) -> dict[tuple[str, str], dict[str, float]]:
 def compare_runs(current: RunData, reference: RunData, tolerance: float = DEFAULT_TOLERANCE,
                  alpha: float = ALPHA) -> list[SettingChange]:
     """Every (model, setting) both runs scored, compared on the questions both answered; Holm across settings."""
-    now, then = _per_question(current), _per_question(reference)
     labels = {c["id"]: c["label"] for c in current.cells}
+    return compare_scores(_per_question(current), _per_question(reference), labels, tolerance, alpha)
+
+
+def compare_scores(now: dict[tuple[str, str], dict[str, float]], then: dict[tuple[str, str], dict[str, float]],
+                   labels: dict[str, str], tolerance: float = DEFAULT_TOLERANCE, alpha: float = ALPHA) -> list[SettingChange]:
+    """`compare_runs` on per-question accuracies: {(model, setting id): {question id: mean grounded_correct}}."""
     raw = []
     for key in [k for k in now if k in then]:
         questions = sorted(set(now[key]) & set(then[key]))

@@ -30,10 +30,10 @@ from typing import Any
 
 from eval.analysis import qa_item_to_json
 from eval.config import DEFAULT_RUNS_DIR, EvalConfig, load_eval_config
-from eval.grid import Cell, Grid, derive_seed, expand_grid, retrieval_id
+from eval.grid import Cell, Grid, expand_grid, retrieval_id
 from eval.metrics import evidence_recall_at_k, mrr
-from eval.qa import QAItem, load_qa
-from eval.records import RecordKey, RecordStore, git_commit, messages_hash
+from eval.qa import QAItem, load_qa, stratified_sample
+from eval.records import RecordKey, RecordStore, decoding_fingerprint, git_commit, library_versions, messages_hash, sample_seed
 from eval.run_index import Heartbeat, RunIndex
 from eval.trend import INDEX_NAME
 from ingest.errors import OneLineArgumentParser, UserError, parse_args
@@ -100,8 +100,8 @@ def new_run_dir(runs_dir: Path) -> tuple[str, Path]:
 
 
 def load_questions(config: EvalConfig) -> list[QAItem]:
-    items = load_qa(config.qa, config.index.corpus)
-    return items[: config.limit] if config.limit else items
+    """The QA set, or with `limit` a seeded sample of it stratified by type × language."""
+    return stratified_sample(load_qa(config.qa, config.index.corpus), config.limit, config.seed)
 
 
 def _retrieval_record(question: QAItem, rid: str, retrieval: RetrievalSettings, hits: list[Hit], ms: float) -> dict:
@@ -203,9 +203,10 @@ def in_order(fn: Callable[[Any], Any], items: list[Any], concurrency: int) -> It
 # ---- the sweep --------------------------------------------------------------------------------------------
 
 
-def _load_generator(config: EvalConfig, model: str) -> Generator:
-    """The model for a sweep. A model that cannot be loaded is an error unless the config sets `fallback`;
-    then the extractive backend stands in, with the notice, and its results are labelled `extractive`."""
+def _load_generator(config: EvalConfig, model: str) -> tuple[Generator, str | None]:
+    """The model for a sweep, and the fallback notice. A model that cannot be loaded is an error unless the
+    config sets `fallback`; then the extractive backend stands in, with the notice, and its results are
+    labelled `extractive`."""
     from rag.generate import load_generator
 
     generator, notice = load_generator(
@@ -214,14 +215,15 @@ def _load_generator(config: EvalConfig, model: str) -> Generator:
     )
     if notice:
         print(f"warning: {notice}", file=sys.stderr)
-    return generator
+    return generator, notice
 
 
 def plan_jobs(
     config: EvalConfig, grid: Grid, questions: list[QAItem], hits: dict[tuple[str, str], list[Hit]], generator: Any,
-    *, model: str, revision: str, index_hash: str,
+    *, model: str, revision: str, index_hash: str, decoding: str,
 ) -> list[PromptJob]:
-    """One job per (question, retrieval, template, thinking), with every sample's key and seed."""
+    """One job per (question, retrieval, template, thinking), with every sample's key and seed (`sample_seed`:
+    sample i of a question has the same seed under every setting)."""
     groups: dict[tuple[str | None, str, bool], list[Cell]] = {}
     for cell in grid.cells:
         rid = retrieval_id(cell.retrieval) if cell.retrieval else None
@@ -239,11 +241,11 @@ def plan_jobs(
             )
             for cell in cells:
                 for i in range(config.n):
-                    seed = derive_seed(config.seed, question.id, cell.id, i)
+                    seed = sample_seed(config.seed, question.id, i)
                     key = RecordKey(
                         model=model, revision=revision, backend=generator.backend, index_hash=index_hash,
                         prompt_hash=template_hash(prompt), input_hash=job.input_hash, question_id=question.id,
-                        setting_id=cell.id, sample=i, seed=seed,
+                        setting_id=cell.id, sample=i, seed=seed, decoding=decoding,
                     )
                     job.pending.append(PendingSample(cell, i, seed, key))
             jobs.append(job)
@@ -277,7 +279,8 @@ def run_sweep(
         "started_at": utc_now(), "finished_at": None, "status": "running", "git_commit": commit,
         "backend": config.backend, "backends": {}, "revisions": {}, "index": None, "cells": [_cell_json(grid, c) for c in grid.cells],
         "baseline": grid.baseline.id, "varying": list(grid.varying), "generated": 0, "cached": 0, "failed": 0,
-        "pid": os.getpid(), "host": socket.gethostname(),
+        "pid": os.getpid(), "host": socket.gethostname(), "notices": [], "ignores_sampling": [],
+        "decoding": {"fingerprint": decoding_fingerprint(), "libraries": library_versions()},
     }
     _write_json(run_dir / "run.json", meta)
     heartbeat = Heartbeat(run_dir)
@@ -316,7 +319,7 @@ def run_sweep(
                     f.write(json.dumps(_retrieval_record(question, rid, retrieval, found, ms), ensure_ascii=False) + "\n")
 
         for i, model in enumerate(config.models):
-            generator = first if i == 0 else _load_generator(config, model)
+            generator, notice = first if i == 0 else _load_generator(config, model)
             model_id = generator.name
             if model_id in meta["revisions"]:
                 print(f"note: {model} resolves to {model_id}, already swept; skipping it", file=sys.stderr)
@@ -324,8 +327,12 @@ def run_sweep(
             revision = generator.revision
             meta["revisions"][model_id] = revision
             meta["backends"][model_id] = generator.backend
+            if notice:
+                meta["notices"].append(notice)
+            if generator.ignores_sampling:
+                meta["ignores_sampling"].append(model_id)
             jobs = plan_jobs(config, grid, questions, hits, generator, model=model_id, revision=revision,
-                             index_hash=index_hash)
+                             index_hash=index_hash, decoding=meta["decoding"]["fingerprint"])
             todo = []
             for job in jobs:
                 missing = []
@@ -436,7 +443,7 @@ def _record(p: PendingSample, job: PromptJob, g: Generation, commit: str) -> dic
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineArgumentParser(prog="python -m eval.run", description=__doc__.split("\n")[0])
     parser.add_argument("--config", required=True, help="sweep config (.yaml/.yml/.toml), e.g. eval/configs/smoke.yaml")
-    parser.add_argument("--limit", type=int, help="only the first N questions of the QA set")
+    parser.add_argument("--limit", type=int, help="a seeded sample of N questions, stratified by type × language")
     parser.add_argument("--model", help="sweep this model instead of the config's models (Hub id, alias or path)")
     parser.add_argument("--backend", choices=BACKENDS, help="override the backend")
     parser.add_argument("--base-url", help="OpenAI-compatible server for --backend openai")

@@ -2,7 +2,7 @@
 
 One row per run (id = the run folder's UTC timestamp, config hash, model, git commit, status) and one row per
 (run, model, setting) with grounded accuracy and its CI. `python -m eval.report --trend` draws from it, and
-`--fail-on-regression` finds the previous comparable run in it. Opening it marks runs whose process died
+`--fail-on-regression` finds the previous comparable run and the pinned reference (one per config hash) in it. Opening it marks runs whose process died
 (killed, machine restarted) as `interrupted` instead of leaving them `running` forever.
 """
 
@@ -49,6 +49,11 @@ CREATE TABLE IF NOT EXISTS settings (
     agreement REAL,
     n_questions INTEGER,
     PRIMARY KEY (run_id, model, setting_id)
+);
+CREATE TABLE IF NOT EXISTS pins (
+    config_hash TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    pinned_at TEXT NOT NULL
 );
 """
 
@@ -138,6 +143,23 @@ class RunIndex:
             "SELECT * FROM runs WHERE config_hash = ? AND status = 'complete' AND run_id != ?"
             " AND (started_at, run_id) < (?, ?) ORDER BY started_at DESC, run_id DESC LIMIT 1",
             (current["config_hash"], run_id, current["started_at"], run_id),
+        ).fetchone()
+        return dict(row) if row else None
+
+    def pin(self, run_id: str, pinned_at: str) -> None:
+        """Make `run_id` the pinned reference of its config (the same config hash); replaces an earlier pin."""
+        run = self.run(run_id)
+        if run is None:
+            raise ValueError(f"run {run_id} is not in {self.path}")
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO pins (config_hash, run_id, pinned_at) VALUES (?, ?, ?)",
+                            (run["config_hash"], run_id, pinned_at))
+
+    def pinned_reference(self, run_id: str) -> dict[str, Any] | None:
+        """The run pinned as the reference of `run_id`'s config, unless that is `run_id` itself."""
+        row = self.db.execute(
+            "SELECT r.* FROM pins p JOIN runs r ON r.run_id = p.run_id JOIN runs c ON c.config_hash = p.config_hash"
+            " WHERE c.run_id = ? AND p.run_id != ?", (run_id, run_id),
         ).fetchone()
         return dict(row) if row else None
 

@@ -134,7 +134,7 @@ def format_summary(summary: list[dict[str, Any]], n_items: int) -> str:
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths)))
              for r in [header, *body]]  # fmt: skip
-    lines.append(f"grounded: grounded accuracy with its 95% bootstrap CI over questions; {n_items} questions in the QA set")
+    lines.append(f"grounded: grounded accuracy with its 95% interval over questions; {n_items} questions in the QA set")
     for row in summary:
         shares = ", ".join(f"{name} {_fmt(share)}" for name, share in row["verdicts"].items() if share)
         lines.append(f"verdicts ({row['setting']}): {shares}")

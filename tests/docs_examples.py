@@ -364,6 +364,7 @@ IN_PROCESS = {
     "python -m eval.run": "eval.run:main",
     "python -m eval.report": "eval.report:main",
     "python -m eval.score": "eval.score:main",
+    "python -m eval.calibrate": "eval.calibrate:main",
 }
 SUBPROCESS = ("python -c", "printf")  # cheap and harmless: run for real in the workspace
 RUNNABLE = (*IN_PROCESS, *SUBPROCESS, "cd")

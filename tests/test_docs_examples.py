@@ -109,6 +109,9 @@ SUBSTITUTIONS: list[tuple[str, str, str]] = [
     ("/tmp/smolruns", "{work}/smolruns", "the workspace instead of /tmp"),
     ("--config smollm2-en.yaml", "--config smollm2-en.yaml --limit 1 --no-report",
      "the documented run took 16 min: one question, no figures"),
+    ("calibrate --config eval/configs/nightly.yaml --reps 300 --json", "calibrate --config ./eval/configs/nightly.yaml --reps 10 --json",
+     "300 simulated runs take minutes on 2 cores: 10 run the command and give its output format (the README's "
+     "figures are checked against its JSON block by check_calibration); ./ keeps the sweep's substitution below off it"),
     ("--config eval/configs/nightly.yaml", "--config eval/configs/nightly.yaml --limit 2 --backend extractive --no-report",
      "16,110 generations of Qwen3-0.6B, which is not here: 2 questions over the same 15 cells with the extractive "
      "backend; the report is drawn by the eval.report that follows (sampled sweeps: tests/test_eval_sweep.py)"),
@@ -534,7 +537,15 @@ def expect_eval_report(o: Outcome, ws: Workspace, cwd: Path) -> None:
 
 
 def expect_eval_score(o: Outcome, ws: Workspace, cwd: Path) -> None:
-    assert o.stdout.startswith("setting   grounded") and "grounded accuracy with its 95% bootstrap CI" in o.stdout, o.describe()
+    assert o.stdout.startswith("setting   grounded") and "grounded accuracy with its 95% interval" in o.stdout, o.describe()
+
+
+def expect_eval_calibrate(o: Outcome, ws: Workspace, cwd: Path) -> None:
+    if "--json" in o.command.args:
+        result = json.loads(o.stdout)
+        assert {"family_wise_error", "coverage_min", "minimum_detectable_difference", "git_commit"} <= set(result), o.describe()
+    else:
+        assert o.stdout.startswith("shape: "), o.describe()
 
 
 EXPECT: dict[str, Callable[[Outcome, Workspace, Path], None]] = {
@@ -543,6 +554,7 @@ EXPECT: dict[str, Callable[[Outcome, Workspace, Path], None]] = {
     "python -m eval.run": expect_eval_run,
     "python -m eval.report": expect_eval_report,
     "python -m eval.score": expect_eval_score,
+    "python -m eval.calibrate": expect_eval_calibrate,
 }
 
 
@@ -706,6 +718,44 @@ def check_layout(block: Block, ws: Workspace) -> None:
     assert packages <= listed, f"{block.where}: not described: {sorted(packages - listed)}"
 
 
+def _shape(value):
+    """The keys of a JSON value at every level (lists by their first item), values left out."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(value[0])] if value else []
+    return None
+
+
+def _numbers(value) -> set[str]:
+    """Every number of a JSON value, as the README writes it (shortest repr)."""
+    if isinstance(value, dict):
+        return set().union(*(_numbers(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_numbers(v) for v in value)) if value else set()
+    return {repr(value)} if isinstance(value, (int, float)) and not isinstance(value, bool) else set()
+
+
+def check_calibration(block: Block, ws: Workspace) -> None:
+    """The calibration figures are the output of `python -m eval.calibrate … --json`: the same keys at every level
+    as a real (10-run) output, stamped with a date, a clean commit and the machine; every decimal number of the
+    sentence above the block is one of the block's; and they meet the targets (family-wise error ≤ 0.06,
+    breakdown coverage ≥ 0.93)."""
+    from eval.calibrate import main as calibrate_main
+
+    documented = json.loads(block.text)
+    with environment(REPO, {}, "") as (out, _):
+        assert calibrate_main(["--config", str(REPO / "eval/configs/nightly.yaml"), "--reps", "10", "--json"]) == 0
+    real = json.loads(out.getvalue())
+    assert _shape(documented) == _shape(real), f"{block.where}: the block is not the command's output format"
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", documented["date"]) and re.fullmatch(r"[0-9a-f]{40}", documented["git_commit"])
+    assert documented["reps"] == 300 and documented["config"] == "eval/configs/nightly.yaml"
+    prose = block.before.split("```")[-1]
+    stated = set(re.findall(r"(?<![\w.])\d+\.\d+(?![\w.])", prose))
+    assert stated and stated <= _numbers(documented), f"{block.where}: not in the JSON: {sorted(stated - _numbers(documented))}"
+    assert max(documented["family_wise_error"].values()) <= 0.06 and documented["coverage_min"] >= 0.93
+
+
 OUTPUT_BLOCKS: dict[tuple[str, str], Callable[[Block, Workspace], None]] = {
     ("Quickstart", "note: no index at index/ yet"): check_quickstart,
     ("How it fits together", "corpus/"): check_diagram,
@@ -723,6 +773,7 @@ OUTPUT_BLOCKS: dict[tuple[str, str], Callable[[Block, Workspace], None]] = {
     ("Sweeps", "python -m eval.run --config CONFIG"): check_synopsis("eval.run"),
     ("Outputs", "eval/runs/"): check_runs_tree,
     ("Reports", "python -m eval.report RUN"): check_synopsis("eval.report"),
+    ("Statistics", '{"config"'): check_calibration,
     ("Repository layout", "corpus/"): check_layout,
 }
 

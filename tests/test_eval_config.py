@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from eval.config import EvalConfig, eval_config_from_dict, load_eval_config
-from eval.grid import CLOSED_BOOK, derive_seed, expand_grid
-from eval.records import RecordKey, RecordStore, read_jsonl
+from eval.grid import CLOSED_BOOK, expand_grid
+from eval.records import RecordKey, RecordStore, read_jsonl, sample_seed
 from eval.run_index import RunIndex
 from ingest.errors import UserError
 
@@ -70,16 +70,17 @@ def test_setting_ids_are_stable_and_independent_of_the_rest_of_the_grid():
     assert small.cells[0].id == expand_grid(eval_config_from_dict({"closed_book": False})).cells[0].id
 
 
-def test_seed_derivation_is_stable_and_distinct():
-    assert derive_seed(0, "q001", "abc", 0) == derive_seed(0, "q001", "abc", 0)
-    seeds = {derive_seed(0, q, s, i) for q in ("q1", "q2") for s in ("a", "b") for i in range(3)}
-    assert len(seeds) == 12
-    assert derive_seed(1, "q1", "a", 0) != derive_seed(0, "q1", "a", 0)
+def test_seeds_are_stable_distinct_and_shared_by_every_setting():
+    """Common random numbers: sample i of a question has one seed, whatever the setting."""
+    assert sample_seed(0, "q001", 0) == sample_seed(0, "q001", 0)
+    seeds = {sample_seed(0, q, i) for q in ("q1", "q2") for i in range(3)}
+    assert len(seeds) == 6
+    assert sample_seed(1, "q1", 0) != sample_seed(0, "q1", 0)
     assert all(0 <= s < 2**31 for s in seeds)
     # Same value in a fresh interpreter (Python's own hash() is salted per process).
-    code = "from eval.grid import derive_seed; print(derive_seed(0, 'q001', 'abc', 0))"
+    code = "from eval.records import sample_seed; print(sample_seed(0, 'q001', 0))"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
-    assert int(out.stdout) == derive_seed(0, "q001", "abc", 0)
+    assert int(out.stdout) == sample_seed(0, "q001", 0)
 
 
 @pytest.mark.parametrize(
@@ -112,7 +113,7 @@ def test_toml_config_and_overrides(tmp_path):
 
 
 def _key(sample: int) -> RecordKey:
-    return RecordKey("m", "r", "transformers", "idx", "p", "in", "q1", "s1", sample, derive_seed(0, "q1", "s1", sample))
+    return RecordKey("m", "r", "transformers", "idx", "p", "in", "q1", "s1", sample, sample_seed(0, "q1", sample), "dec")
 
 
 def test_record_store_appends_flushes_and_survives_a_torn_line(tmp_path, capsys):

@@ -19,8 +19,7 @@ import pytest
 
 from eval.analysis import load_run
 from eval.config import EvalConfig, load_eval_config
-from eval.grid import derive_seed
-from eval.records import read_jsonl
+from eval.records import read_jsonl, sample_seed
 from eval.report import check_against, write_report
 from eval.report import main as report_main
 from eval.run import CACHE_FILE, run_sweep
@@ -66,7 +65,7 @@ def test_smoke_sweep_records_every_sample_with_its_provenance(smoke_run, smoke_c
     assert len(records) == len({r["key"] for r in records}) == QUESTIONS * CELLS * SAMPLES
     assert len(list(read_jsonl(runs / CACHE_FILE))) == len(records)
     for r in records:
-        assert r["seed"] == derive_seed(smoke_config.seed, r["question_id"], r["setting_id"], r["sample"])
+        assert r["seed"] == sample_seed(smoke_config.seed, r["question_id"], r["sample"])
         assert r["index_hash"] == corpus_index.manifest.hash
         assert r["prompt_hash"] == template_hash(r["prompt"])
         assert r["backend"] == "transformers" and re.fullmatch(r"[0-9a-f]{12}", r["revision"])
@@ -77,8 +76,12 @@ def test_smoke_sweep_records_every_sample_with_its_provenance(smoke_run, smoke_c
         else:
             # One prompt per question: all 4 sampling cells × 2 samples decoded as one batch.
             assert 1 <= r["n_sources"] <= 3 and r["batch_rows"] == 4 * SAMPLES
-    # Samples of one cell differ in seed, and the random model's sampled answers differ somewhere.
-    assert len({r["seed"] for r in records}) == len(records)
+    # Common random numbers: sample i of a question has one seed under every setting, and only that one.
+    seeds = {(r["question_id"], r["sample"]): set() for r in records}
+    for r in records:
+        seeds[(r["question_id"], r["sample"])].add(r["seed"])
+    assert all(len(s) == 1 for s in seeds.values()) and len(set().union(*seeds.values())) == QUESTIONS * SAMPLES
+    # The random model's sampled answers differ somewhere.
     assert len({r["answer"] for r in records}) > len(records) // 2
 
 
@@ -108,15 +111,14 @@ def test_report_files_are_valid(smoke_run):
     summary = json.loads(files.summary.read_text(encoding="utf-8"))
     assert len(summary["settings"]) == CELLS
     assert sum(r["baseline"] for r in summary["settings"]) == 1
-    assert all(0 <= r["CI low"] <= r["grounded acc"] <= r["CI high"] <= 1 for r in summary["settings"])
-    assert len(summary["comparisons vs baseline"]) == CELLS - 1
-    assert {e["parameter"] for e in summary["parameter importance"]} == {"temperature", "top_p"}
+    assert all(0 <= r["ci_low"] <= r["grounded_accuracy"] <= r["ci_high"] <= 1 for r in summary["settings"])
+    assert len(summary["comparisons_vs_baseline"]) == CELLS - 1
+    assert {e["parameter"] for e in summary["main_effects"]} == {"temperature", "top_p"}
     assert summary["retrieval"][0]["questions"] == QUESTIONS
-    for verdicts in summary["answer verdicts"]:  # every sample is correct or fails for exactly one reason
+    for verdicts in summary["answer_verdicts"]:  # every sample is correct or fails for exactly one reason
         assert verdicts["samples"] == QUESTIONS * SAMPLES
-        shares = [v for k, v in verdicts.items() if k not in ("model", "setting", "id", "samples")]
-        assert sum(shares) == pytest.approx(1.0, abs=0.01)
-    assert all(0 <= r["uncited correct"] <= r["hit (answerable)"] for r in summary["settings"])
+        assert sum(verdicts["shares"].values()) == pytest.approx(1.0, abs=0.01)
+    assert all(0 <= r["uncited_correct"] <= r["hit_answerable"] for r in summary["settings"])
     assert "Answer verdicts" in files.html.read_text(encoding="utf-8")
     db = sqlite3.connect(runs / "runs.sqlite")
     assert db.execute("SELECT status, questions FROM runs WHERE run_id = ?", (result.run_id,)).fetchone() == ("complete", QUESTIONS)
@@ -156,6 +158,9 @@ def test_figures_are_bilingual_with_a_cjk_font_and_english_without(smoke_run, mo
         assert any("有据正确率 grounded accuracy" in t for t in chinese)
     else:
         assert chinese == [] and any("grounded accuracy" in t for t in texts)
+    # Heatmap cells: value, ± CI half-width and the question count; the legend names the best set and baseline.
+    assert any(re.fullmatch(r"\d\.\d\d( ★)?\n±\d\.\d\d n=3", t) for t in texts)
+    assert any("red = best set" in t and "orange dashes = baseline" in t for t in texts)
 
 
 def test_rerun_is_all_cache_hits(smoke_run, smoke_config, corpus_index):
@@ -224,7 +229,7 @@ def test_cli_extractive_run_and_regression_gate(tmp_path, corpus_index_dir, caps
     assert code == 0
     run_dir = next(p for p in runs.iterdir() if (p / "report.html").exists())
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    assert next(r for r in summary["settings"] if r["baseline"])["grounded acc"] < 0.5
+    assert next(r for r in summary["settings"] if r["baseline"])["grounded_accuracy"] < 0.5
 
     perfect = _doctor(run_dir, tmp_path / "perfect", REFUSAL_ZH)
     same = Path(shutil.copytree(run_dir, tmp_path / "same"))
@@ -236,7 +241,7 @@ def test_cli_extractive_run_and_regression_gate(tmp_path, corpus_index_dir, caps
     assert "REGRESSION" in captured.out and "FAILED" in captured.err
     assert report_main([str(run_dir), "--runs", str(runs), "--fail-on-regression", "--compare", str(same)]) == 0
     # A drop within the tolerance passes (the doctored reference is perfect: the drop is 1 − the run's accuracy).
-    drop = 1 - min(r["grounded acc"] for r in summary["settings"] if not r["setting"].startswith("closed-book"))
+    drop = 1 - min(r["grounded_accuracy"] for r in summary["settings"] if not r["label"].startswith("closed-book"))
     assert report_main([str(run_dir), "--runs", str(runs), "--fail-on-regression", "--compare", str(perfect),
                         "--tolerance", f"{min(1.0, drop + 0.01):.4f}", "--no-redraw"]) == 0
 
@@ -252,6 +257,29 @@ def test_cli_extractive_run_and_regression_gate(tmp_path, corpus_index_dir, caps
     assert report_main(["latest", "--name", "smoke", "--runs", str(runs), "--no-redraw", "--fail-on-regression"]) == 0
     assert report_main(["latest", "--name", "nightly", "--runs", str(runs)]) == 2
     assert "no complete run of config 'nightly'" in capsys.readouterr().err
+
+    # A pinned reference: the gate checks the previous run (an identical copy: ok) and the pinned run (the
+    # perfect copy: a regression), and fails on the second.
+    from eval.run_index import RunIndex
+
+    meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    with RunIndex(runs / "runs.sqlite") as index:
+        for source, started in ((perfect, "2000-01-01T00:00:00+00:00"), (same, "2000-01-02T00:00:00+00:00")):
+            folder = Path(shutil.copytree(source, runs / source.name))
+            run_id = folder.name
+            (folder / "run.json").write_text(json.dumps({**meta, "run_id": run_id, "started_at": started}), encoding="utf-8")
+            index.start_run(run_id=run_id, run_dir=str(folder), name=meta["name"], config_hash=meta["config_hash"],
+                            started_at=started, models=["extractive"], backend="extractive", git_commit="x")
+            index.finish_run(run_id, status="complete", finished_at=started)
+    capsys.readouterr()
+    assert report_main(["perfect", "--runs", str(runs), "--pin", "--no-redraw"]) == 0
+    assert "pinned: perfect is the reference of its config" in capsys.readouterr().out
+    assert report_main([str(run_dir), "--runs", str(runs), "--fail-on-regression", "--no-redraw"]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"^ok: .* vs previous run same, tolerance", out, re.M)
+    assert re.search(r"^REGRESSION: .* vs pinned reference perfect, tolerance", out, re.M)
+    assert report_main(["same", "--runs", str(runs), "--pin", "--no-redraw"]) == 0  # re-pinned: both pass
+    assert report_main([str(run_dir), "--runs", str(runs), "--fail-on-regression", "--no-redraw"]) == 0
 
 
 def test_report_of_a_damaged_or_foreign_folder_is_a_user_error(tmp_path, capsys):

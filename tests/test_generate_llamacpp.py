@@ -375,8 +375,7 @@ def test_a_sweep_samples_each_prompt_from_one_prefill_and_records_the_engine(
     from dataclasses import replace
 
     from eval.config import load_eval_config
-    from eval.grid import derive_seed
-    from eval.records import read_jsonl
+    from eval.records import read_jsonl, sample_seed
     from eval.run import run_sweep
 
     config = load_eval_config(Path(__file__).resolve().parents[1] / "eval/configs/smoke.yaml")
@@ -400,7 +399,7 @@ def test_a_sweep_samples_each_prompt_from_one_prefill_and_records_the_engine(
 
     r = next(r for r in records if r["prompt"] == "closed_book")
     cell = next(c for c in expand_grid(config).cells if c.id == r["setting_id"])
-    assert r["seed"] == derive_seed(config.seed, r["question_id"], cell.id, r["sample"])
+    assert r["seed"] == sample_seed(config.seed, r["question_id"], r["sample"])
     question = next(q for q in json.loads("[" + ",".join((result.run_dir / "questions.jsonl").read_text().split("\n")[:-1]) + "]") if q["id"] == r["question_id"])
     messages = build_messages(question["question"], [], "closed_book", generator=generator, max_new_tokens=cell.sampling.max_new_tokens).messages
     single = generator.generate(messages, replace(cell.sampling, seed=r["seed"]))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from eval import stats
-from eval.analysis import RunData, summarize as summarize_run
+from eval.analysis import RunData, snake_case, summarize as summarize_run
 from eval.metrics import REASONS, SampleScore
 from eval.qa import DEFAULT_QA, load_qa
 from eval.score import main
@@ -80,7 +80,7 @@ def test_several_samples_per_question_keep_questions_as_the_unit(capsys: pytest.
     rows += [{"id": "zh-table-005", "answer": "780B", "sources": [], "sample": s} for s in range(3)]  # uncited
     code, out, _ = _run(capsys, "--answers", str(_write(tmp_path, rows)), "--json")
     summary = json.loads(out)["summary"][0]
-    expected = stats.bootstrap_ci(np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]))
+    expected = stats.proportion_ci(np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]))
     assert code == 0 and (summary["questions"], summary["samples"]) == (2, 6)
     assert (summary["grounded acc"], summary["CI low"], summary["CI high"]) == (0.5, round(expected.lo, 3), round(expected.hi, 3))
 
@@ -100,13 +100,16 @@ def test_the_report_and_eval_score_give_the_same_numbers(capsys: pytest.CaptureF
                 "new_tokens": 1, "truncated": False, "latency_ms": 1.0} for a in answers]  # fmt: skip
     meta = {"run_id": "x", "cells": cells, "baseline": "careful", "varying": []}
     report = summarize_run(RunData(tmp_path, meta, questions, retrievals, records))
-    for row in report["settings"]:
-        mine = by_score[row["setting"]]
-        for column in ("grounded acc", "CI low", "CI high", "hit (answerable)", "uncited correct", "hallucination",
-                       "over-refusal", "refusal precision", "refusal recall", "F1", "citation precision", "citation recall"):  # fmt: skip
-            assert row[column] == mine[column], column
-    verdicts = {row["setting"]: row for row in report["answer verdicts"]}
-    assert all(verdicts[s][r] == by_score[s]["verdicts"][r] for s in by_score for r in REASONS)
+    fields = {"grounded acc": "grounded_accuracy", "CI low": "ci_low", "CI high": "ci_high", "hit (answerable)": "hit_answerable",
+              "uncited correct": "uncited_correct", "hallucination": "hallucination", "over-refusal": "over_refusal",
+              "refusal precision": "refusal_precision", "refusal recall": "refusal_recall", "F1": "f1",
+              "citation precision": "citation_precision", "citation recall": "citation_recall"}  # fmt: skip
+    for row in report.settings:
+        mine = by_score[row.label]
+        for column, field in fields.items():
+            assert getattr(row, field) == mine[column], column
+    verdicts = {row.label: row.shares for row in report.answer_verdicts}
+    assert all(verdicts[s][snake_case(r)] == by_score[s]["verdicts"][r] for s in by_score for r in REASONS)
 
 
 GOOD = {"id": "zh-table-003", "answer": "400B [1]", "sources": [{"doc": "002_6ac13b971160b9c7.txt", "text": GLM}]}

@@ -34,11 +34,22 @@ def render_empty(runs_dir: str | Path) -> str:
     )
 
 
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
+    """A row whose value is a dict of shares (answer verdicts) as one column per share."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, dict):
+            out.update(value)
+        else:
+            out[key] = value
+    return out
+
+
 def render_section(name: str, value: Any) -> str:
     """One summary.json entry: a list of dicts is a table, a dict a two-column table, anything else a line."""
     title = f"<h3>{esc(name)}</h3>"
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        return title + render_table(value)
+        return title + render_table([_flat(v) for v in value])
     if isinstance(value, dict):
         rows = [{"name": k, "value": v if not isinstance(v, (dict, list)) else json.dumps(v, ensure_ascii=False)} for k, v in value.items()]
         return title + render_table(rows)
@@ -48,9 +59,14 @@ def render_section(name: str, value: Any) -> str:
 
 
 def render_summary(summary: dict[str, Any]) -> str:
-    """Every section of a summary.json, `settings` first."""
+    """Every section of a summary.json, `settings` first, after the run's notices (`run.notices`: e.g. the
+    extractive fallback answered instead of the model asked for)."""
+    run = summary.get("run")
+    notices = run.get("notices", []) if isinstance(run, dict) else []
     order = sorted(summary, key=lambda k: k != FIRST_SECTION)  # stable: file order otherwise
-    return "".join(render_section(k, summary[k]) for k in order)
+    return "".join(f'<div class="rag-note">{esc(n)}</div>' for n in notices) + "".join(
+        render_section(k, summary[k]) for k in order
+    )
 
 
 def render_figures(run: Path) -> str:

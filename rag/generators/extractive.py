@@ -259,6 +259,7 @@ class ExtractiveGenerator:
     """A Generator without a model: quotes the best matching source sentences (see `extract_answer`)."""
 
     backend = "extractive"
+    ignores_sampling = True  # quotes its sources: no sampling parameter changes the answer
     name = "extractive"
     device = "cpu"
     context_window = DEFAULT_CONTEXT_WINDOW

@@ -163,6 +163,7 @@ class LlamaCppGenerator:
     """A GGUF model in llama.cpp with the Generator interface, plus `generate_many` and `revision` for sweeps."""
 
     backend = "llamacpp"
+    ignores_sampling = False
     device = "cpu"
     dtype = "gguf"
 

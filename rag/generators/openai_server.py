@@ -95,6 +95,7 @@ class OpenAIGenerator:
     """Generates through an OpenAI-compatible `/v1/chat/completions` endpoint."""
 
     backend = "openai"
+    ignores_sampling = False
 
     def __init__(
         self,

@@ -24,6 +24,7 @@ class Generator(Protocol):
     name: str  # model id as the user knows it
     backend: str  # the engine that answers: transformers | llamacpp | openai | extractive (a label, for records)
     context_window: int  # tokens the model attends to (prompt + generation)
+    ignores_sampling: bool  # True when no sampling parameter changes the answer (the extractive backend)
 
     @property
     def revision(self) -> str:

@@ -231,6 +231,7 @@ class TransformersGenerator:
     """A causal LM with a chat template, generating with `model.generate` under SamplingParams."""
 
     backend = "transformers"
+    ignores_sampling = False
 
     def __init__(self, path: str, *, name: str | None = None, dtype: str = "auto", device: str = "auto"):
         self.path = path

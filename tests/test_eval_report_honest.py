@@ -1,0 +1,71 @@
+"""The offline smoke run as a new user gets it: the Qwen weights are not here, the extractive fallback answers,
+and the report, summary.json and the UI's eval tab say so instead of looking like a model sweep."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from eval.qa import LANGS, QA_TYPES
+from eval.run import main as run_main
+from ui.eval_tab import render_eval
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def offline_smoke(tmp_path_factory, corpus_index_dir) -> Path:
+    runs = tmp_path_factory.mktemp("runs")
+    code = run_main(["--config", str(REPO / "eval/configs/smoke.yaml"), "--index", str(corpus_index_dir),
+                     "--out", str(runs), "--quiet"])
+    assert code == 0
+    return next(p for p in runs.iterdir() if (p / "report.html").exists())
+
+
+def test_the_report_names_the_fallback_that_answered(offline_smoke: Path) -> None:
+    meta = json.loads((offline_smoke / "run.json").read_text(encoding="utf-8"))
+    assert meta["backends"] == {"extractive": "extractive"} and meta["ignores_sampling"] == ["extractive"]
+    assert len(meta["notices"]) == 1 and "Qwen/Qwen3-0.6B" in meta["notices"][0]
+    page = (offline_smoke / "report.html").read_text(encoding="utf-8")
+    answered = re.search(r"<td>answered by</td><td>(.*?)</td>", page).group(1)
+    assert answered.startswith("extractive (extractive) @ ") and "Qwen" not in answered
+    assert "ignores sampling" in page and "Qwen/Qwen3-0.6B" in page  # the notice says what could not load
+
+
+def test_sampling_knobs_get_no_heatmap_best_set_or_main_effect(offline_smoke: Path) -> None:
+    summary = json.loads((offline_smoke / "summary.json").read_text(encoding="utf-8"))
+    assert not list(offline_smoke.glob("heatmap_*.png"))
+    assert summary["main_effects"] == []  # temperature and top_p are the only swept knobs
+    open_book = [r for r in summary["settings"] if not r["label"].startswith("closed-book")]
+    # Four sampling cells, one decode: the baseline stands for the other three, which are not tested apart.
+    assert sum(r["same_as"] is None for r in open_book) == 1
+    assert [c["label"] for c in summary["comparisons_vs_baseline"]] == [
+        r["label"] for r in summary["settings"] if r["label"].startswith("closed-book")
+    ]
+
+
+def test_the_smoke_sample_covers_every_type_and_both_languages(offline_smoke: Path) -> None:
+    questions = [json.loads(line) for line in (offline_smoke / "questions.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {q["type"] for q in questions} == set(QA_TYPES) and {q["lang"] for q in questions} == set(LANGS)
+    summary = json.loads((offline_smoke / "summary.json").read_text(encoding="utf-8"))
+    assert {r["value"] for r in summary["breakdown_by_type"]} == set(QA_TYPES)
+
+
+def test_summary_keys_are_snake_case(offline_smoke: Path) -> None:
+    summary = json.loads((offline_smoke / "summary.json").read_text(encoding="utf-8"))
+    keys = set(summary) | {k for section in summary.values() if isinstance(section, list) for row in section for k in row}
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", k) for k in keys), sorted(k for k in keys if not re.fullmatch(r"[a-z][a-z0-9_]*", k))
+
+
+def test_the_ui_eval_tab_shows_the_real_summary(offline_smoke: Path) -> None:
+    html = render_eval(offline_smoke.parent)
+    assert offline_smoke.name in html and "Qwen/Qwen3-0.6B" in html  # the fallback notice leads
+    settings = re.search(r"<h3>settings</h3><div class=\"rag-table-wrap\"><table.*?</table>", html).group(0)
+    header = re.findall(r"<th>(.*?)</th>", settings)
+    assert {"label", "grounded_accuracy", "ci_low", "ci_high", "same_as"} <= set(header)
+    verdicts = re.search(r"<h3>answer_verdicts</h3><div class=\"rag-table-wrap\"><table.*?</table>", html).group(0)
+    assert "<th>grounded_correct</th>" in verdicts and "<th>shares</th>" not in verdicts
+    assert html.count("<img") == len(list(offline_smoke.glob("*.png")))
