@@ -266,3 +266,70 @@ def _cell(value: Any) -> str:
         return "[" + ", ".join(_cell(v) for v in value) + "]"
     return str(value)
 
+
+
+# ---- A/B bench ----------------------------------------------------------------------------------------------
+
+
+def _estimate(e: Any) -> str:
+    return f"{e.mean:.2f} [{e.lo:.2f}, {e.hi:.2f}]"
+
+
+def render_side(side: str, summary: Any, original: OriginalText, anchor: str) -> str:
+    """One side of the A/B bench (`ui.ab.SideSummary`): its figures, then each distinct answer with its count,
+    the first sample of it shown with linked citations (collapsed)."""
+    figures = [
+        f"{summary.n} samples",
+        f"{len(summary.clusters)} distinct",
+        f"agreement {summary.agreement:.2f}",
+        f"refusals {summary.refusal_share:.2f}",
+    ]
+    if summary.accuracy is not None:
+        figures.append(f"grounded accuracy {_estimate(summary.accuracy)}")
+    head = f'<div class="rag-ab-figures" data-side="{side}"><b>{side}</b> · {esc(" · ".join(figures))}</div>'
+    rows = []
+    for j, cluster in enumerate(summary.clusters, start=1):
+        sample = cluster.first
+        a = sample.answer
+        cluster_anchor = f"{anchor}-{j}"
+        if a.refused:
+            text = f'<span class="rag-label">Not in the reports</span> {_paragraphs(a.answer or "(no text)")}'
+        else:
+            text = link_citations(a.answer, cluster_anchor, [c.n for c in a.citations], citation_previews(a.citations, a.answer))
+        verdict = ""
+        if sample.score is not None:
+            verdict = " ✓ grounded-correct" if sample.score.grounded_correct else f" ✗ {sample.score.reason}"
+        detail = render_citations(a.citations, original, cluster_anchor, a.answer)
+        rows.append(
+            f'<li class="rag-cluster"><span class="rag-count" title="samples with this answer">×{cluster.count}</span>'
+            f'<span class="rag-verdict">{esc(verdict)}</span>'
+            f'<div class="rag-answer">{text}</div>'
+            + (f'<details class="rag-cluster-citations"><summary>citations</summary>{detail}</details>' if detail else "")
+            + f'<div class="rag-meta">first of these: sample {sample.index + 1}, {render_params(a)}</div></li>'
+        )
+    return f'{head}<ol class="rag-clusters">{"".join(rows)}</ol>'
+
+
+def render_ab_gold(match: Any, comparison: Any) -> str:
+    """The gold question the A/B question matched and the paired test of B against A (`eval.stats.Comparison`)."""
+    how = "same question" if match.similarity == 1.0 else f"near match {match.similarity:.2f}: {match.item.question}"
+    out = f'<div class="rag-ab-gold">Gold question <b>{esc(match.item.id)}</b> ({esc(how)}), scored as eval.run scores it.'
+    if comparison is not None:
+        out += (
+            f" B − A grounded accuracy {comparison.difference:+.2f} [{comparison.lo:+.2f}, {comparison.hi:+.2f}], "
+            f'<span class="rag-pvalue">p = {comparison.p_value:.3g}</span> ({esc(comparison.test)} over '
+            f"{comparison.n_questions} sample pairs; sample i of A and B share seed + i). One question: this describes "
+            "its samples, not the QA set; save as a sweep config for that."
+        )
+    return out + "</div>"
+
+
+def render_progress(done: int, total: int, stopped: bool = False, running: bool = True) -> str:
+    """The A/B progress line: rows done out of all rows."""
+    if stopped:
+        state = "stopped"
+    elif running and done < total:
+        state = "sampling…"
+    else:
+        state = "done"
+    return f'<div class="rag-progress">rows done {done}/{total} · {state}</div>'
