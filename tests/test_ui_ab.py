@@ -176,3 +176,14 @@ def test_the_saved_sweep_config_runs_both_settings_in_eval_run(extractive, tmp_p
     assert run["status"] == "complete" and run["config"]["n"] == 3
     assert sorted(c["params"]["temperature"] for c in run["cells"]) == [0.2, 0.9]
     assert run["generated"] + run["cached"] == 2 * 2 * 3  # 2 questions × 2 settings × 3 samples
+
+
+def test_a_corpus_the_gold_set_does_not_fit_still_compares_and_says_why(extractive, tmp_path):
+    (tmp_path / "notes.md").write_text("# Notes\nGPT-3 有 175B 参数。\n", encoding="utf-8")
+    own = Settings(index=IndexSettings(corpus=str(tmp_path), index=str(tmp_path / "idx"), embedder="minilm"),
+                   model=ModelSettings(backend="extractive"), sampling=SamplingParams(max_new_tokens=8))  # fmt: skip
+    pipeline = Pipeline(own, progress=False)
+    accepted, steps = _run(pipeline, GOLD_QUESTION, 2, {}, {})
+    assert "No gold comparison" in accepted[3] and "is not a file in" in accepted[3]
+    html_a, _, gold, progress = steps[-1]
+    assert "No gold comparison" in gold and "rows done 4/4 · done" in progress and sum(_counts(html_a)) == 2

@@ -231,6 +231,7 @@ def test_ab_samples_six_answers_per_side_reproducibly_scores_gold_and_saves_a_sw
     assert "grounded accuracy" in page.inner_text("#ab-answer-a") and "grounded accuracy" in page.inner_text("#ab-answer-b")
     gold = page.inner_text("#ab-gold")
     assert "zh-table-005" in gold and re.search(r"p = [\d.]+ \(mcnemar-exact over 6 sample pairs", gold)
+    page.get_by_text("Settings B").click()  # folded again, so the screenshot shows both sides' results
     page.screenshot(path=str(shots / "screenshot-ab.png"), full_page=True)
 
     assert _compare(page, GOLD_QUESTION) == (html_a, html_b)  # same seeds and settings: the same samples

@@ -90,6 +90,7 @@ class PendingComparison:
     b: RequestSettings
     n: int
     gold: GoldMatch | None
+    gold_note: str = ""  # why there is no gold comparison, when the gold set could not be read
 
 
 # ---- validation -------------------------------------------------------------------------------------------
@@ -299,12 +300,16 @@ def accept_comparison(pipeline: Pipeline, prompts: Sequence[str], message: str, 
     except UserError as exc:
         return None, "", "", "", "", render.render_error(str(exc)), None
     signal.arm()
-    gold = ab.find_gold(question, ab.gold_items(pipeline))
+    try:
+        gold, gold_note = ab.find_gold(question, ab.gold_items(pipeline)), ""
+    except UserError as exc:  # e.g. a corpus of one's own, which the gold set's evidence quotes are not from
+        gold, gold_note = None, render.render_note(f"No gold comparison: the gold QA set does not fit this corpus ({exc}).")
     sides = dict(zip(ab.SIDES, settings))
     config = ab.write_sweep_config(pipeline, sides, n, tempfile.mkdtemp(prefix="ab-sweep-"))
     waiting = render.render_partial("")
     progress = render.render_progress(0, 2 * n)
-    return PendingComparison(question, *settings, n=n, gold=gold), waiting, waiting, "", progress, "", str(config)
+    pending = PendingComparison(question, *settings, n=n, gold=gold, gold_note=gold_note)
+    return pending, waiting, waiting, gold_note, progress, "", str(config)
 
 
 def compare(pipeline: Pipeline, pending: PendingComparison | None, signal: StopSignal):
@@ -340,7 +345,7 @@ def _render_sides(pipeline: Pipeline, pending: PendingComparison, samples: list[
         if by_side[side] else render.render_partial("")
         for side in ab.SIDES
     ]  # fmt: skip
-    gold = ""
+    gold = pending.gold_note
     if pending.gold is not None:
         gold = render.render_ab_gold(pending.gold, ab.paired_comparison(by_side["A"], by_side["B"]))
     return html[0], html[1], gold

@@ -205,6 +205,11 @@ def render_answer(answer: Answer, original: OriginalText, anchor: str, *, stoppe
     return "".join(out)
 
 
+def render_note(message: str) -> str:
+    """A quiet one-line remark."""
+    return f'<div class="rag-note">{esc(message)}</div>'
+
+
 def render_error(message: str) -> str:
     """A readable one-line problem, shown where the answer would be."""
     return f'<div class="rag-error"><span class="rag-label">Problem</span> {esc(message)}</div>'
@@ -294,6 +299,8 @@ def render_side(side: str, summary: Any, original: OriginalText, anchor: str) ->
         cluster_anchor = f"{anchor}-{j}"
         if a.refused:
             text = f'<span class="rag-label">Not in the reports</span> {_paragraphs(a.answer or "(no text)")}'
+        elif not a.answer.strip():
+            text = '<span class="rag-note">(the model wrote no answer text)</span>'
         else:
             text = link_citations(a.answer, cluster_anchor, [c.n for c in a.citations], citation_previews(a.citations, a.answer))
         verdict = ""
