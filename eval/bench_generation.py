@@ -122,16 +122,6 @@ def _speed(runs: list[tuple[float, float, float]]) -> Speed:
     return Speed(*(statistics.median(r[i] for r in runs) for i in range(3)), runs)
 
 
-def generate_kwargs(params: SamplingParams, stop_ids: list[int], pad_id: int) -> dict[str, Any]:
-    """What a user writes for `model.generate` under `params` (min_p only when it is on)."""
-    sampling: dict[str, Any] = {"do_sample": False}
-    if not params.greedy:
-        sampling = {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p, "top_k": params.top_k}
-        if params.min_p > 0:
-            sampling["min_p"] = params.min_p
-    return {"max_new_tokens": params.max_new_tokens, "eos_token_id": stop_ids, "pad_token_id": pad_id, **sampling}
-
-
 def bare_run(model, input_ids, kwargs: dict[str, Any], seed: int, prefix_cache=None) -> tuple[float, float, float]:
     """One `model.generate` call: (seconds to the first new token, decode tokens/s after it, CPU seconds)."""
     import torch
@@ -208,16 +198,6 @@ def system_prefix_cache(model, tokenizer, messages, input_ids):
 
 
 @contextmanager
-def attention(model, name: str):
-    previous = model.config._attn_implementation
-    model.set_attn_implementation(name)
-    try:
-        yield
-    finally:
-        model.set_attn_implementation(previous)
-
-
-@contextmanager
 def threads(n: int):
     import torch
 
@@ -249,14 +229,14 @@ def bench_generation(
     """
     import torch
 
-    from rag.generators.transformers_lm import TransformersGenerator
+    from rag.generators.transformers_lm import TransformersGenerator, attention_implementation, generate_kwargs
 
     params = SamplingParams(max_new_tokens=1 + decode_tokens)  # the product's default sampling settings
     ours = TransformersGenerator(str(folder), dtype=dtype)
     model, tokenizer = ours._loaded.model, ours.tokenizer
     messages, k_sources = rag_messages(index, ours, target_prompt_tokens)
     input_ids = tokenizer(ours.render_prompt(messages, params.thinking), return_tensors="pt", add_special_tokens=False).input_ids
-    kwargs = generate_kwargs(params, sorted(ours.stop_ids), ours.pad_id)
+    kwargs = generate_kwargs(params, ours.stop_ids, ours.pad_id)
     prompt_tokens = int(input_ids.shape[1])
     n_threads = torch.get_num_threads()
     log(f"generation: {model.config.num_hidden_layers} layers, {ours.dtype}, {n_threads} threads, prompt {prompt_tokens} "
@@ -303,7 +283,7 @@ def bench_generation(
         log(f"generation variant: {what}")
         variants[name] = {"what": what, "dtype": v_dtype, **_as_json(measure(run, variant_repeat, warm_run))}
 
-    eager = lambda: attention(model, "eager")  # noqa: E731
+    eager = lambda: attention_implementation(model, "eager")  # noqa: E731
     variant("eager_attention", "bare generate, eager attention instead of sdpa", _inside(eager, run_bare()), _inside(eager, warm()), ours.dtype)
     other_threads = 1 if n_threads > 1 else 2
     few = lambda: threads(other_threads)  # noqa: E731

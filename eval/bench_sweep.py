@@ -103,7 +103,7 @@ def measure_sweep_speedup(
     """
     import torch
 
-    from eval.batched import sample_batched, sample_sequential
+    from rag.generators.batched import sample_batched, sample_sequential
 
     model = model if model is not None else random_qwen3(seed=seed)
     vocab = model.config.vocab_size

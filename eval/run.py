@@ -3,11 +3,9 @@
     python -m eval.run --config eval/configs/nightly.yaml [--limit N] [--model M] [--backend B] [--qa PATH] [--out DIR]
 
 Per question: retrieve once per retrieval setting, build the prompt once per (retrieval, template, thinking),
-then produce every sampling cell × n samples of that prompt together — one shared-prefill batch with per-row
-sampling for the transformers backend (`eval.batched.sample_batched`), the generator's own `generate_many`
-where it has one (llamacpp: one prefill, every row sampled from it), n samples per request for the openai
-backend (up to `concurrency` requests in flight, records still in order), one extraction for the extractive
-backend (it ignores sampling). Each generation is appended to the
+then produce every sampling cell × n samples of that prompt with one `generate_many` call of the generator
+(rag.generators.protocol; at most `max_batch` rows per call, up to `concurrency` calls in flight, records
+still in order) — how the rows share the prompt is the backend's business. Each generation is appended to the
 record cache (`OUT/cache/generations.jsonl`) the moment it exists, keyed by everything that determines it, so
 re-running skips what is done. The run goes to `OUT/<UTC timestamp>/` and is listed in `OUT/runs.sqlite`.
 """
@@ -17,10 +15,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import hashlib
 import json
 import os
-import re
 import socket
 import sys
 import time
@@ -42,9 +38,9 @@ from eval.run_index import Heartbeat, RunIndex
 from eval.trend import INDEX_NAME
 from ingest.errors import OneLineArgumentParser, UserError, parse_args
 from rag.config import BACKENDS, ModelSettings, RetrievalSettings, Settings
-from rag.generators.openai_server import RequestFailed
+from rag.generators.protocol import Generator
 from rag.prompt import build_messages, template_hash
-from rag.types import Hit
+from rag.types import Generation, Hit
 
 CACHE_FILE = Path("cache") / "generations.jsonl"
 
@@ -74,19 +70,6 @@ class PromptJob:
     pending: list[PendingSample] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Produced:
-    """A finished sample, whatever the backend."""
-
-    answer: str
-    thinking: str | None
-    truncated: bool
-    new_tokens: int
-    latency_ms: float  # wall time of the call that made it, divided by the samples it made
-    batch_rows: int
-    request_seed: int | None = None  # the seed sent, when it is not the sample's own (openai: n per request)
-
-
 @dataclass
 class SweepResult:
     run_id: str
@@ -114,35 +97,6 @@ def new_run_dir(runs_dir: Path) -> tuple[str, Path]:
         except FileExistsError:
             continue
     raise UserError(f"cannot create a run folder under {runs_dir}: too many runs started in the same second")
-
-
-def model_revision(generator: Any) -> str:
-    """What identifies the weights: the generator's own `revision` when it has one (llamacpp: the GGUF file's
-    hash and the engine version), else the Hub snapshot commit, else a hash of the local files' names, sizes
-    and small (config/tokenizer) contents; `served` for a server-side model; for the extractive backend, a
-    hash of its source file."""
-    own = getattr(generator, "revision", None)
-    if own:
-        return own
-    if generator.backend == "extractive":  # the "model" is the extraction code itself
-        import inspect
-
-        return hashlib.sha256(Path(inspect.getfile(type(generator))).read_bytes()).hexdigest()[:12]
-    path = getattr(generator, "path", None)
-    if not path or not Path(path).exists():
-        return "served" if generator.backend == "openai" else "unknown"
-    resolved = Path(path).resolve()
-    snapshot = re.search(r"snapshots/([0-9a-f]{40})", str(resolved))
-    if snapshot:
-        return snapshot.group(1)[:12]
-    digest = hashlib.sha256()
-    files = [resolved] if resolved.is_file() else sorted(f for f in resolved.rglob("*") if f.is_file())
-    for f in files:
-        size = f.stat().st_size
-        digest.update(f"{f.name}:{size}".encode())
-        if size < 1_000_000:
-            digest.update(f.read_bytes())
-    return digest.hexdigest()[:12]
 
 
 def load_questions(config: EvalConfig) -> list[QAItem]:
@@ -189,147 +143,74 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 # ---- producing samples ------------------------------------------------------------------------------------
 
 
-def _produce_transformers(generator: Any, job: PromptJob, max_batch: int) -> Iterator[tuple[list[PendingSample], Produced]]:
-    """Shared-prefill batched sampling: every pending sample of the job decoded together (chunks of max_batch).
-    Greedy rows with equal settings are deterministic, so one decode serves them all."""
-    from eval.batched import sample_batched
-    from rag.generators.transformers_lm import load_model
-    from rag.thinking import THINK_OPEN, split_thinking
-
-    loaded = load_model(generator.path, generator.dtype, generator.device)  # the generator's cached model
-    prompt_text = generator.render_prompt(job.messages, job.thinking)
-    started_in_thinking = prompt_text.rstrip().endswith(THINK_OPEN)
-    prompt_ids = generator.tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
-    groups: dict[Any, list[PendingSample]] = {}
-    for p in job.pending:
-        s = p.cell.sampling
-        key = ("greedy", s.max_new_tokens, s.repetition_penalty) if s.greedy else ("sample", id(p))
-        groups.setdefault(key, []).append(p)
-    units = list(groups.values())
-    for start in range(0, len(units), max_batch):
-        chunk = units[start : start + max_batch]
-        rows = [dataclasses.replace(u[0].cell.sampling, seed=u[0].seed) for u in chunk]
-        t0 = time.perf_counter()
-        with loaded.lock:
-            outputs = sample_batched(loaded.model, loaded.tokenizer, prompt_ids, rows, [r.seed for r in rows])
-        per_row_ms = (time.perf_counter() - t0) * 1000 / len(rows)
-        for unit, out in zip(chunk, outputs):
-            split = split_thinking(out.text, started_in_thinking=started_in_thinking)
-            yield unit, Produced(
-                answer=split.answer,
-                thinking=split.thinking,
-                truncated=(not out.finished_by_eos) or split.truncated_in_thinking,
-                new_tokens=out.new_tokens,
-                latency_ms=per_row_ms,
-                batch_rows=len(rows),
-            )
-
-
-def _produce_many(generator: Any, job: PromptJob, max_batch: int) -> Iterator[tuple[list[PendingSample], Produced]]:
-    """Generators with `generate_many` sample every row (settings × samples, each with its own seed) from one
-    prefill of the prompt; rows go in chunks of max_batch, so an interruption loses at most one chunk."""
-    for start in range(0, len(job.pending), max_batch):
-        chunk = job.pending[start : start + max_batch]
-        rows = [dataclasses.replace(p.cell.sampling, seed=p.seed) for p in chunk]
-        t0 = time.perf_counter()
-        generations = generator.generate_many(job.messages, rows)
-        per_ms = (time.perf_counter() - t0) * 1000 / len(chunk)
-        for p, g in zip(chunk, generations):
-            yield [p], Produced(g.answer, g.thinking, g.truncated, g.new_tokens, per_ms, len(chunk))
-
-
 @dataclass(frozen=True)
-class ServerRequest:
-    """One request to a server: the pending samples of one cell for one prompt (the server's `n`)."""
+class Call:
+    """One `generate_many` call: pending samples of one prompt, at most `max_batch` of them."""
 
     job: PromptJob
     pending: list[PendingSample]
 
 
-def server_requests(jobs: list[PromptJob], per_request: int = 0) -> list[ServerRequest]:
-    """One request per prompt and cell (or per `per_request` samples of a cell), in job order; the server's
-    prefix cache shares the prompt."""
-    requests = []
+def plan_calls(jobs: list[PromptJob], max_batch: int) -> list[Call]:
+    """Each job's pending samples in calls of at most `max_batch` rows, in job order. A cell's samples stay in
+    one call unless the cell alone has more than `max_batch` (a server sends them as one request of `n`)."""
+    calls = []
     for job in jobs:
         by_cell: dict[str, list[PendingSample]] = {}
         for p in job.pending:
             by_cell.setdefault(p.cell.id, []).append(p)
-        for pending in by_cell.values():
-            size = per_request or len(pending)
-            requests += [ServerRequest(job, pending[i : i + size]) for i in range(0, len(pending), size)]
-    return requests
+        current: list[PendingSample] = []
+        for samples in by_cell.values():
+            for piece in (samples[i : i + max_batch] for i in range(0, len(samples), max_batch)):
+                if current and len(current) + len(piece) > max_batch:
+                    calls.append(Call(job, current))
+                    current = []
+                current = current + piece
+        if current:
+            calls.append(Call(job, current))
+    return calls
 
 
-def _send(generator: Any, request: ServerRequest) -> list[tuple[PendingSample, Produced]]:
-    """n samples in one request, carrying the seed of the first (recorded as `request_seed`). Not streamed: a
-    sweep shows no tokens as they come, and parsing one event per token would cost the client more CPU than
-    the server's answer when many requests are in flight."""
-    pending = request.pending
-    params = dataclasses.replace(pending[0].cell.sampling, seed=pending[0].seed)
-    t0 = time.perf_counter()
-    generations = generator.generate_n(request.job.messages, params, len(pending), stream=False)
-    per_ms = (time.perf_counter() - t0) * 1000 / len(pending)
-    return [
-        (p, Produced(g.answer, g.thinking, g.truncated, g.new_tokens, per_ms, len(pending), params.seed))
-        for p, g in zip(pending, generations)
-    ]
+def _generate(generator: Generator, call: Call) -> list[Generation]:
+    rows = [dataclasses.replace(p.cell.sampling, seed=p.seed) for p in call.pending]
+    return generator.generate_many(call.job.messages, rows)
 
 
-def in_order(fn: Callable[[Any], Any], items: list[Any], concurrency: int) -> Iterator[tuple[Any, Any, RequestFailed | None]]:
-    """(item, fn(item), None) for every item, with up to `concurrency` calls running at once, yielded in item
-    order; a call that raised RequestFailed (retries exhausted) yields (item, None, the error) instead.
+def in_order(fn: Callable[[Any], Any], items: list[Any], concurrency: int) -> Iterator[tuple[Any, Any]]:
+    """(item, fn(item)) for every item, with up to `concurrency` calls running at once, yielded in item order;
+    an exception a call raised is raised when its turn comes. With concurrency 1 the calls run in this thread.
 
     At most 2 × concurrency calls are queued ahead of the one being yielded, so an interruption loses little;
     on the way out, queued calls are cancelled (calls already running finish in their threads)."""
-    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sweep-request")
+    if concurrency == 1:
+        yield from ((item, fn(item)) for item in items)
+        return
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sweep-call")
     window: deque[tuple[Any, Future]] = deque()
-
-    def settle(item: Any, future: Future) -> tuple[Any, Any, RequestFailed | None]:
-        try:
-            return item, future.result(), None
-        except RequestFailed as exc:
-            return item, None, exc
-
     try:
         for item in items:
             window.append((item, pool.submit(fn, item)))
             if len(window) >= 2 * concurrency:
-                yield settle(*window.popleft())
+                item, future = window.popleft()
+                yield item, future.result()
         while window:
-            yield settle(*window.popleft())
+            item, future = window.popleft()
+            yield item, future.result()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _produce_single(generator: Any, job: PromptJob) -> Iterator[tuple[list[PendingSample], Produced]]:
-    """The extractive backend ignores sampling: one extraction serves every cell and sample of the prompt."""
-    params = dataclasses.replace(job.pending[0].cell.sampling, seed=job.pending[0].seed)
-    t0 = time.perf_counter()
-    g = generator.generate(job.messages, params)
-    ms = (time.perf_counter() - t0) * 1000
-    yield job.pending, Produced(g.answer, g.thinking, g.truncated, g.new_tokens, ms / len(job.pending), 1)
-
-
-def produce(generator: Any, job: PromptJob, max_batch: int) -> Iterator[tuple[list[PendingSample], Produced]]:
-    """(samples, what was produced for them) for every pending sample of a job, in this process."""
-    if hasattr(generator, "generate_many"):
-        return _produce_many(generator, job, max_batch)
-    if generator.backend == "transformers":
-        return _produce_transformers(generator, job, max_batch)
-    return _produce_single(generator, job)
 
 
 # ---- the sweep --------------------------------------------------------------------------------------------
 
 
-def _load_generator(config: EvalConfig, model: str) -> Any:
+def _load_generator(config: EvalConfig, model: str) -> Generator:
     """The model for a sweep. A model that cannot be loaded is an error unless the config sets `fallback`;
     then the extractive backend stands in, with the notice, and its results are labelled `extractive`."""
     from rag.generate import load_generator
 
     generator, notice = load_generator(
         ModelSettings(model=model, backend=config.backend, base_url=config.base_url, fallback=config.fallback,
-                      retries=config.retries)
+                      retries=config.retries, concurrency=config.concurrency, n_per_request=config.n_per_request)
     )
     if notice:
         print(f"warning: {notice}", file=sys.stderr)
@@ -440,7 +321,7 @@ def run_sweep(
             if model_id in meta["revisions"]:
                 print(f"note: {model} resolves to {model_id}, already swept; skipping it", file=sys.stderr)
                 continue
-            revision = model_revision(generator)
+            revision = generator.revision
             meta["revisions"][model_id] = revision
             meta["backends"][model_id] = generator.backend
             jobs = plan_jobs(config, grid, questions, hits, generator, model=model_id, revision=revision,
@@ -461,8 +342,8 @@ def run_sweep(
             total = sum(len(j.pending) for j in todo)
             bar = tqdm(total=total, desc=f"generate {model_id}", unit="sample", disable=not progress)
 
-            def keep(p: PendingSample, job: PromptJob, produced: Produced) -> None:
-                record = _record(p, job, produced, commit)
+            def keep(p: PendingSample, job: PromptJob, generation: Generation) -> None:
+                record = _record(p, job, generation, commit)
                 cache.append(record)
                 records.append(record)
                 meta["generated"] += 1
@@ -472,21 +353,15 @@ def run_sweep(
                     on_record(record)
 
             with bar:
-                if hasattr(generator, "generate_n"):  # a server: requests, possibly several in flight
-                    send = functools.partial(_send, generator)
-                    for request, results, error in in_order(send, server_requests(todo, config.n_per_request), config.concurrency):
-                        if error is not None:
-                            _note_failure(run_dir, request, error)
-                            meta["failed"] += len(request.pending)
-                            bar.update(len(request.pending))
-                            continue
-                        for p, produced in results:
-                            keep(p, request.job, produced)
-                else:
-                    for job in todo:
-                        for samples, produced in produce(generator, job, config.max_batch):
-                            for p in samples:
-                                keep(p, job, produced)
+                generate = functools.partial(_generate, generator)
+                for call, generations in in_order(generate, plan_calls(todo, config.max_batch), config.concurrency):
+                    for p, generation in zip(call.pending, generations):
+                        if generation.error is None:
+                            keep(p, call.job, generation)
+                    for failed, error in _failures(call, generations):
+                        _note_failure(run_dir, call.job, failed, error)
+                        meta["failed"] += len(failed)
+                        bar.update(len(failed))
         status = "incomplete" if meta["failed"] else "complete"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -503,14 +378,29 @@ def run_sweep(
     return SweepResult(run_id, run_dir, meta["generated"], meta["cached"], len(questions), status, meta["failed"])
 
 
-def _note_failure(run_dir: Path, request: ServerRequest, error: RequestFailed) -> None:
-    """A request that still failed after its retries: one line in `errors.jsonl` and on stderr; its samples
+def _failures(call: Call, generations: list[Generation]) -> list[tuple[list[PendingSample], str]]:
+    """(samples, error) for the samples without an answer (their request failed after its retries), grouped
+    as they failed: consecutive samples of one cell with the same error."""
+    groups: list[tuple[list[PendingSample], str]] = []
+    previous: tuple[str, str] | None = None
+    for p, g in zip(call.pending, generations):
+        current = None if g.error is None else (p.cell.id, g.error)
+        if current is not None and current == previous:
+            groups[-1][0].append(p)
+        elif current is not None:
+            groups.append(([p], g.error))
+        previous = current
+    return groups
+
+
+def _note_failure(run_dir: Path, job: PromptJob, failed: list[PendingSample], error: str) -> None:
+    """Samples whose request still failed after its retries: one line in `errors.jsonl` and on stderr; they
     are not recorded (nor cached), so running the same command again retries them."""
     entry = {
-        "question_id": request.job.question.id,
-        "setting_id": request.pending[0].cell.id,
-        "samples": [p.sample for p in request.pending],
-        "error": str(error),
+        "question_id": job.question.id,
+        "setting_id": failed[0].cell.id,
+        "samples": [p.sample for p in failed],
+        "error": error,
         "created_at": utc_now(),
     }
     with (run_dir / "errors.jsonl").open("a", encoding="utf-8") as f:
@@ -518,8 +408,8 @@ def _note_failure(run_dir: Path, request: ServerRequest, error: RequestFailed) -
     print(f"warning: question {entry['question_id']}, setting {entry['setting_id']}: {error}", file=sys.stderr)
 
 
-def _record(p: PendingSample, job: PromptJob, produced: Produced, commit: str) -> dict[str, Any]:
-    sent = {} if produced.request_seed is None else {"request_seed": produced.request_seed}
+def _record(p: PendingSample, job: PromptJob, g: Generation, commit: str) -> dict[str, Any]:
+    sent = {} if g.request_seed is None else {"request_seed": g.request_seed}
     return {
         "key": p.key.digest,
         **dataclasses.asdict(p.key),
@@ -527,12 +417,12 @@ def _record(p: PendingSample, job: PromptJob, produced: Produced, commit: str) -
         "prompt": job.prompt,
         "thinking_mode": job.thinking,
         "n_sources": job.n_sources,
-        "answer": produced.answer,
-        "thinking": produced.thinking,
-        "truncated": produced.truncated,
-        "new_tokens": produced.new_tokens,
-        "latency_ms": round(produced.latency_ms, 2),
-        "batch_rows": produced.batch_rows,
+        "answer": g.answer,
+        "thinking": g.thinking,
+        "truncated": g.truncated,
+        "new_tokens": g.new_tokens,
+        "latency_ms": round(g.generate_ms / g.batch_rows, 2),  # the producing call's wall time, per row
+        "batch_rows": g.batch_rows,
         **sent,
         "notices": job.notices,
         "git_commit": commit,

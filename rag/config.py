@@ -114,6 +114,8 @@ class ModelSettings:
     base_url: str | None = None  # OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1
     api_key_env: str = "OPENAI_API_KEY"  # environment variable holding the server's key, if any
     retries: int = 2  # openai backend: retries after a connection error, time-out, 429 or 5xx (exponential backoff)
+    concurrency: int = 1  # openai backend: requests in flight at once in a sweep (generate_many)
+    n_per_request: int = 0  # openai backend: samples per request in a sweep; 0 = all n of a setting (llama-server: 1)
     dtype: str = "auto"  # auto (bfloat16 where the hardware has it, else float32 on CPU) | bfloat16 | float16 | float32
     device: str = "auto"  # auto | cpu | cuda | mps
     threads: int = 0  # llamacpp: CPU threads; 0 = every CPU this process may use
@@ -129,6 +131,10 @@ class ModelSettings:
             raise UserError(f"threads must be >= 0 (0 = every available CPU), got {self.threads}")
         if self.retries < 0:
             raise UserError(f"retries must be >= 0, got {self.retries}")
+        if self.concurrency < 1:
+            raise UserError(f"concurrency must be >= 1, got {self.concurrency}")
+        if self.n_per_request < 0:
+            raise UserError(f"n_per_request must be >= 0 (0 = all samples of a setting in one request), got {self.n_per_request}")
         if self.dtype not in ("auto", "bfloat16", "float16", "float32"):
             raise UserError(f"unknown dtype {self.dtype!r}; choose auto, bfloat16, float16 or float32")
         if self.device not in ("auto", "cpu", "cuda", "mps"):

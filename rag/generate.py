@@ -1,4 +1,4 @@
-"""Generators: the `Generator` protocol and `load_generator`, which picks and loads a backend.
+"""Picking and loading a backend: `load_generator` returns a `Generator` (rag.generators.protocol).
 
 Backends: `transformers` (a chat model in this process; rag.generators.transformers_lm), `llamacpp` (a GGUF
 model in this process through llama.cpp; rag.generators.llamacpp_lm), `openai` (an OpenAI-compatible server;
@@ -11,38 +11,17 @@ returns one notice saying what was tried and how to fix it.
 from __future__ import annotations
 
 import re
-import threading
 from pathlib import Path
-from typing import Callable, Protocol, runtime_checkable
 
 from ingest.errors import UserError
 from ingest.hub import ModelUnavailable, locate_model
-from rag.config import MODEL_ALIASES, ModelSettings, SamplingParams
+from rag.config import MODEL_ALIASES, ModelSettings
 from rag.generators.extractive import ExtractiveGenerator
+from rag.generators.protocol import Generator
 from rag.gguf_file import NotGGUF
-from rag.types import Generation
 
 # Looks like one of our short names (family-version-size), not a Hub id or a path: "qwen9-1b", "qwen3-8b".
 _ALIAS_LIKE = re.compile(r"^[a-z][a-z0-9]*(?:[.\-][a-z0-9]+)*-\d+(?:\.\d+)?[bm]$", re.I)
-
-
-@runtime_checkable
-class Generator(Protocol):
-    """Turns chat messages into a `Generation` under `SamplingParams`."""
-
-    name: str  # model id as the user knows it
-    backend: str  # the engine that answers: transformers | llamacpp | openai | extractive
-    context_window: int  # tokens the model attends to (prompt + generation)
-
-    def count_tokens(self, text: str) -> int: ...
-
-    def generate(
-        self,
-        messages: list[dict[str, str]],
-        params: SamplingParams,
-        on_token: Callable[[str], None] | None = None,
-        stop: threading.Event | None = None,
-    ) -> Generation: ...
 
 
 def check_model_name(name: str) -> None:
@@ -86,7 +65,10 @@ def load_generator(model: ModelSettings) -> tuple[Generator, str | None]:
     if backend == "openai":
         from rag.generators.openai_server import OpenAIGenerator
 
-        generator = OpenAIGenerator(model.base_url or "", model.model_id, api_key_env=model.api_key_env, max_retries=model.retries)
+        generator = OpenAIGenerator(
+            model.base_url or "", model.model_id, api_key_env=model.api_key_env, max_retries=model.retries,
+            concurrency=model.concurrency, n_per_request=model.n_per_request,
+        )
         return generator, None
 
     name = model.model_id

@@ -34,7 +34,10 @@ class Generation:
     truncated: bool  # hit max_new_tokens (inside the thinking block counts too) before finishing
     new_tokens: int
     ttft_ms: float  # time to first token
-    generate_ms: float  # whole generation, first token included
+    generate_ms: float  # whole generation, first token included; rows decoded together: the whole batch
+    batch_rows: int = 1  # rows produced by the one call (batch, request) that made this one
+    request_seed: int | None = None  # the seed a server request carried (its n samples share one)
+    error: str | None = None  # generate_many: the row's request failed after its retries (no answer)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from rag.config import SamplingParams  # noqa: E402
-from eval.batched import (  # noqa: E402
+from rag.generators.batched import (  # noqa: E402
     RowLogitsProcessor,
     pick_tokens,
     sample_batched,

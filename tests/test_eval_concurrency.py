@@ -113,10 +113,12 @@ def test_in_order_yields_in_submission_order_and_bounds_the_calls_in_flight() ->
             raise RequestFailed("server busy")
         return i * i
 
-    out = list(in_order(call, list(range(12)), 3))
-    assert [item for item, _, _ in out] == list(range(12))
-    assert [r for i, r, e in out if e is None] == [i * i for i in range(12) if i != 3]
-    assert isinstance(out[3][2], RequestFailed) and peak == 3
+    out = []
+    with pytest.raises(RequestFailed, match="server busy"):
+        for item, result in in_order(call, list(range(12)), 3):
+            out.append((item, result))
+    assert out == [(i, i * i) for i in range(3)] and peak == 3  # the failure surfaces in its turn
+    assert list(in_order(lambda i: i * i, list(range(5)), 1)) == [(i, i * i) for i in range(5)]
 
 
 def test_concurrency_needs_a_server_backend() -> None:

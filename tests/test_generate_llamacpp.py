@@ -1,7 +1,7 @@
 """The llamacpp backend driving the real llama.cpp engine on a tiny random Qwen3 GGUF written in the test.
 
 Loading, the GGUF's own chat template and vocabulary, every sampling knob against the transformers-order
-reference (`eval.batched`), seeds, streaming, Stop, stop tokens, truncation, the shared-prefill rows of
+reference (`rag.generators.batched`), seeds, streaming, Stop, stop tokens, truncation, the shared-prefill rows of
 `generate_many`, the auto backend choice and the one-line errors. The tiny model's text is noise, so the tests
 assert behaviour, not wording.
 """
@@ -190,7 +190,7 @@ def test_a_prompt_over_the_context_is_one_clear_line(gen: LlamaCppGenerator) -> 
 def _reference_probs(logits: np.ndarray, params: SamplingParams) -> np.ndarray:
     import torch
 
-    from eval.batched import warp_logits
+    from rag.generators.batched import warp_logits
 
     row = torch.tensor(logits, dtype=torch.float32)[None]
     scores = warp_logits(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -68,13 +69,25 @@ def test_without_streaming(stub: OpenAIStub) -> None:
     assert out.ttft_ms == out.generate_ms
 
 
-@pytest.mark.parametrize("stream", [True, False])
-def test_n_samples_in_one_request(stub: OpenAIStub, stream: bool) -> None:
-    gen = OpenAIGenerator(stub.base_url, "tiny-qwen", stream=stream)
-    outs = gen.generate_n(MESSAGES, PARAMS, 3)
-    assert len(stub.requests) == 1 and stub.requests[0]["n"] == 3
-    assert [o.answer for o in outs] == ["GPT-3 有 175B 参数 [1]。", "GPT-3 有 175B 参数 [1]。 #1", "GPT-3 有 175B 参数 [1]。 #2"]
-    assert all(o.new_tokens > 0 and not o.truncated for o in outs)
+def test_generate_many_asks_n_samples_of_a_setting_in_one_request(stub: OpenAIStub) -> None:
+    gen = OpenAIGenerator(stub.base_url, "tiny-qwen")
+    hot = replace(PARAMS, temperature=1.2)
+    rows = [replace(PARAMS, seed=s) for s in (5, 6, 7)] + [replace(hot, seed=8)]
+    outs = gen.generate_many(MESSAGES, rows)
+    assert [(r["n"], r["seed"], r["temperature"], r["stream"]) for r in stub.requests if "messages" in r] == [
+        (3, 5, PARAMS.temperature, False), (1, 8, 1.2, False)]
+    assert [o.answer for o in outs[:3]] == ["GPT-3 有 175B 参数 [1]。", "GPT-3 有 175B 参数 [1]。 #1", "GPT-3 有 175B 参数 [1]。 #2"]
+    assert [(o.request_seed, o.batch_rows) for o in outs] == [(5, 3)] * 3 + [(8, 1)]
+    assert all(o.new_tokens > 0 and not o.truncated and o.error is None for o in outs)
+
+
+def test_generate_many_splits_requests_at_n_per_request_and_keeps_rows_of_a_failed_one(stub: OpenAIStub) -> None:
+    gen = OpenAIGenerator(stub.base_url, "tiny-qwen", n_per_request=2)
+    stub.fail_next = [500]  # max_retries 0: the first request fails for good
+    outs = gen.generate_many(MESSAGES, [replace(PARAMS, seed=s) for s in (1, 2, 3)])
+    assert [r["n"] for r in stub.requests if "messages" in r] == [2, 1]
+    assert [o.error is not None for o in outs] == [True, True, False] and "HTTP 500" in outs[0].error
+    assert outs[2].answer and outs[2].request_seed == 3
 
 
 def test_a_set_stop_event_ends_the_stream(stub: OpenAIStub) -> None:

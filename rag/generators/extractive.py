@@ -14,13 +14,16 @@ the answer is the refusal sentence. Sentences are quoted in the sources' own lan
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
 import math
 import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Sequence
 
 from rag.aliases import Aliases, learn_aliases
 from rag.config import SamplingParams
@@ -260,8 +263,24 @@ class ExtractiveGenerator:
     device = "cpu"
     context_window = DEFAULT_CONTEXT_WINDOW
 
+    @property
+    def revision(self) -> str:
+        """The "model" is this extraction code: a hash of this file (first 12 hex digits)."""
+        return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+
+    @property
+    def info(self) -> dict[str, str]:
+        return {"engine": "extractive (no language model)", "dtype": "none", "device": "cpu"}
+
     def count_tokens(self, text: str) -> int:
         return estimate_tokens(text)
+
+    def generate_many(self, messages: list[dict[str, str]], rows: Sequence[SamplingParams]) -> list[Generation]:
+        """Sampling does not apply: one extraction serves every row (its time counted once, over all rows)."""
+        if not rows:
+            return []
+        g = self.generate(messages, rows[0])
+        return [dataclasses.replace(g, batch_rows=len(rows))] * len(rows)
 
     def generate(
         self,

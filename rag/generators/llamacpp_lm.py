@@ -29,6 +29,7 @@ from typing import Any, Callable, Sequence
 
 from ingest.errors import UserError
 from rag.config import SamplingParams
+from rag.generators.protocol import check_one_thinking_mode, to_generation
 from rag.gguf_file import GGUFSource, NotGGUF, file_sha256, find_gguf, read_header
 from rag.thinking import THINK_OPEN, AnswerStream, split_thinking
 from rag.types import Generation
@@ -254,6 +255,10 @@ class LlamaCppGenerator:
             self._loaded.sha256 = file_sha256(self.path)
         return f"gguf-{self._loaded.sha256[:12]}+llama-cpp-python-{_engine_version()}"
 
+    @property
+    def info(self) -> dict[str, str]:
+        return {"engine": self.engine, "dtype": self.dtype, "device": self.device, "threads": str(self.n_threads)}
+
     # ---- decoding -----------------------------------------------------------------------------------------
 
     def _logits(self):
@@ -379,12 +384,8 @@ class LlamaCppGenerator:
         tail = stream.pending()
         if tail and on_token:
             on_token(tail)
-        return Generation(
-            answer=split.answer,
-            thinking=split.thinking,
-            truncated=not ended or split.truncated_in_thinking,
-            new_tokens=len(kept),
-            ttft_ms=((first_at or t_end) - t0) * 1000,
+        return to_generation(
+            split, ended=ended, new_tokens=len(kept), ttft_ms=((first_at or t_end) - t0) * 1000,
             generate_ms=(t_end - t0) * 1000,
         )
 
@@ -392,15 +393,13 @@ class LlamaCppGenerator:
         """One answer per row of settings (seed included) for the same messages, from a single prefill.
 
         All rows must share the thinking mode (it changes the prompt). Rows that must give the same tokens —
-        greedy rows with equal settings, or equal settings with equal seeds — are decoded once. Timings are
-        per row; the shared prefill is counted in the first row decoded."""
+        greedy rows with equal settings, or equal settings with equal seeds — are decoded once. `ttft_ms` is a
+        row's own (from the call's start); `generate_ms` is the whole call's, shared by its `batch_rows` rows."""
         if not rows:
             return []
-        if len({r.thinking for r in rows}) > 1:
-            raise ValueError("generate_many: all rows must share the thinking mode (it is part of the prompt)")
+        check_one_thinking_mode(rows)
         ids, started_in_thinking = self._prompt(messages, rows[0].thinking, max(r.max_new_tokens for r in rows))
-        done: dict[SamplingParams, Generation] = {}
-        out: list[Generation] = []
+        done: dict[SamplingParams, tuple] = {}
         with self._loaded.lock:
             self._use_threads()
             t0 = time.perf_counter()
@@ -410,16 +409,13 @@ class LlamaCppGenerator:
                 if key not in done:
                     pieces: list[str] = []
                     kept, ended, first_at = self._decode_row(ids, params, pieces.append, None)
-                    t_end = time.perf_counter()
-                    split = split_thinking("".join(pieces), started_in_thinking=started_in_thinking)
-                    done[key] = Generation(
-                        answer=split.answer,
-                        thinking=split.thinking,
-                        truncated=not ended or split.truncated_in_thinking,
-                        new_tokens=len(kept),
-                        ttft_ms=((first_at or t_end) - t0) * 1000,
-                        generate_ms=(t_end - t0) * 1000,
-                    )
-                    t0 = t_end
-                out.append(done[key])
-        return out
+                    done[key] = ("".join(pieces), ended, len(kept), first_at)
+        t_end = time.perf_counter()
+        generations = {
+            key: to_generation(
+                split_thinking(text, started_in_thinking=started_in_thinking), ended=ended, new_tokens=new_tokens,
+                ttft_ms=((first_at or t_end) - t0) * 1000, generate_ms=(t_end - t0) * 1000, batch_rows=len(rows),
+            )
+            for key, (text, ended, new_tokens, first_at) in done.items()
+        }
+        return [generations[dataclasses.replace(p, seed=0) if p.greedy else p] for p in rows]

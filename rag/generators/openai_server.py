@@ -5,20 +5,27 @@ and n; `extra_body` carries what those servers accept beyond the OpenAI API: top
 repetition_penalty and `chat_template_kwargs.enable_thinking` (Qwen3's thinking switch). Reasoning comes
 back either in a separate `reasoning_content` (or `reasoning`) field, when the server runs a reasoning parser,
 or as `<think>…</think>` inside the content; both end up in `Generation.thinking`, never in the answer.
+
+`generate_many` (sweeps) asks for the `n` samples of one setting in one request (the server's prefix cache
+shares the prompt), carrying the seed of the first, with up to `concurrency` requests in flight across all
+callers of the generator.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 from urllib.parse import urlparse
 
 from ingest.errors import UserError
 from rag.config import SamplingParams
+from rag.generators.protocol import check_one_thinking_mode, to_generation
 from rag.prompt import DEFAULT_CONTEXT_WINDOW, estimate_tokens
 from rag.thinking import AnswerStream, split_thinking
 from rag.types import Generation
@@ -98,18 +105,27 @@ class OpenAIGenerator:
         stream: bool = True,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
         max_retries: int = 0,
+        concurrency: int = 1,
+        n_per_request: int = 0,
     ):
         """Connect to `base_url` (fails fast with UserError when nothing listens there). `stream=False` is for
         servers without server-sent events; time to first token is then the whole request. `max_retries`:
         how often the client retries a request after a connection error, time-out, 408, 409, 429 or 5xx, with
-        exponential backoff (the openai client's own policy); the call is safe to use from several threads."""
+        exponential backoff (the openai client's own policy); the call is safe to use from several threads.
+        `concurrency`: `generate_many` requests in flight at once; `n_per_request`: samples per request
+        (0 = all samples of a setting; llama-server answers only 1)."""
         import openai
 
+        if concurrency < 1 or n_per_request < 0:
+            raise UserError(f"concurrency must be >= 1 and n_per_request >= 0, got {concurrency} and {n_per_request}")
         check_reachable(base_url, connect_timeout_s)
         self.base_url = base_url
         self.name = model
         self.device = base_url
         self.stream = stream
+        self.concurrency = concurrency
+        self.n_per_request = n_per_request
+        self._in_flight = threading.BoundedSemaphore(concurrency)
         self.client = openai.OpenAI(
             base_url=base_url,
             api_key=os.environ.get(api_key_env) or "EMPTY",
@@ -147,6 +163,15 @@ class OpenAIGenerator:
                 return int(m.model_extra["max_model_len"])
         return DEFAULT_CONTEXT_WINDOW
 
+    @property
+    def revision(self) -> str:
+        """`served`: the server does not say which weights it serves (start a fresh cache after changing them)."""
+        return "served"
+
+    @property
+    def info(self) -> dict[str, str]:
+        return {"engine": "OpenAI-compatible server", "dtype": "server", "device": self.base_url}
+
     def count_tokens(self, text: str) -> int:
         """An estimate: the server's tokenizer is not available here."""
         return estimate_tokens(text)
@@ -183,15 +208,47 @@ class OpenAIGenerator:
         """One answer; `on_token` gets answer text as it streams; setting `stop` ends it early (truncated)."""
         return self._run(messages, params, 1, on_token, stop)[0]
 
-    def generate_n(
-        self, messages: list[dict[str, str]], params: SamplingParams, n: int, stream: bool | None = None
-    ) -> list[Generation]:
-        """`n` samples from one request (the server's `n`), e.g. for the eval's repeated samples. `stream=False`
-        asks for the whole reply at once (the client then parses one response instead of an event per token,
-        which is what limits a sweep with many requests in flight); None = the generator's setting."""
-        if n < 1:
-            raise UserError(f"n must be >= 1, got {n}")
-        return self._run(messages, params, n, None, None, self.stream if stream is None else stream)
+    def generate_many(self, messages: list[dict[str, str]], rows: Sequence[SamplingParams]) -> list[Generation]:
+        """Consecutive rows with equal settings (seed aside) go in one request for their `n` samples (at most
+        `n_per_request`), carrying the first row's seed (`Generation.request_seed`); up to `concurrency`
+        requests are in flight. Replies are not streamed: the client parses one response instead of an event
+        per token, which is what limits a sweep with many requests in flight. A request still failing after
+        its retries (RequestFailed) gives its rows `error`; the other rows are kept."""
+        check_one_thinking_mode(rows)
+        requests: list[list[int]] = []
+        for i, row in enumerate(rows):
+            last = requests[-1] if requests else None
+            if (
+                last
+                and dataclasses.replace(rows[last[0]], seed=0) == dataclasses.replace(row, seed=0)
+                and (not self.n_per_request or len(last) < self.n_per_request)
+            ):
+                last.append(i)
+            else:
+                requests.append([i])
+
+        def send(indices: list[int]) -> list[Generation]:
+            params = rows[indices[0]]
+            with self._in_flight:
+                try:
+                    replies = self._run(messages, params, len(indices), None, None, stream=False)
+                except RequestFailed as exc:
+                    failed = Generation(answer="", thinking=None, truncated=True, new_tokens=0, ttft_ms=0.0,
+                                        generate_ms=0.0, batch_rows=len(indices), request_seed=params.seed, error=str(exc))
+                    return [failed] * len(indices)
+            return [dataclasses.replace(g, batch_rows=len(indices), request_seed=params.seed) for g in replies]
+
+        out: list[Generation] = [None] * len(rows)  # type: ignore[list-item]
+        workers = min(self.concurrency, len(requests))
+        if workers <= 1:
+            results = [send(r) for r in requests]
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openai-request") as pool:
+                results = list(pool.map(send, requests))
+        for indices, generations in zip(requests, results):
+            for i, g in zip(indices, generations):
+                out[i] = g
+        return out
 
     def _run(self, messages, params, n, on_token, stop, stream: bool | None = None) -> list[Generation]:
         stream = self.stream if stream is None else stream
@@ -237,12 +294,10 @@ class OpenAIGenerator:
         return [self._generation(c, t0, t_end, count) for c, count in zip(choices, counts)]
 
     def _generation(self, choice: _Choice, t0: float, t_end: float, completion_tokens: int) -> Generation:
-        split = split_thinking(choice.stream.raw)
-        thinking = choice.reasoning.strip() or split.thinking
-        return Generation(
-            answer=split.answer,
-            thinking=thinking or None,
-            truncated=choice.finish_reason in (None, "length") or split.truncated_in_thinking,
+        return to_generation(
+            split_thinking(choice.stream.raw),
+            ended=choice.finish_reason not in (None, "length"),
+            thinking=choice.reasoning.strip() or None,
             new_tokens=completion_tokens,
             ttft_ms=((choice.first_at or t_end) - t0) * 1000,
             generate_ms=(t_end - t0) * 1000,

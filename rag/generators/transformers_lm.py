@@ -1,21 +1,27 @@
 """A chat model run in this process with transformers: Hub id, local folder or `.gguf` file.
 
 Models are loaded once per process (a cache keyed by path, GGUF file, dtype and device) and shared; a lock
-per model serialises generation, so concurrent callers (the UI) can hold the same generator safely.
+per model serialises generation, so concurrent callers (the UI) can hold the same generator safely. The stop
+ids, the `generate` arguments for a `SamplingParams` and the attention switch defined here are the only ones:
+the shared-prefill batched decoder (`rag.generators.batched`) and the benchmarks use them too.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import re
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator, Sequence
 
 from ingest.errors import UserError
 from rag.config import SamplingParams
-from rag.thinking import THINK_OPEN, AnswerStream
+from rag.generators.protocol import check_one_thinking_mode, to_generation
+from rag.thinking import THINK_OPEN, AnswerStream, split_thinking
 from rag.types import Generation
 
 # Token names that end a turn in the chat templates we support (Qwen's ChatML and its end-of-text).
@@ -114,6 +120,73 @@ def load_model(path: str, dtype: str = "auto", device: str = "auto") -> _LoadedM
         return _MODELS[key]
 
 
+def stop_token_ids(model: Any, tokenizer: Any) -> set[int]:
+    """Ids that end an answer: the model's generation_config eos ids, the tokenizer's eos, and the end-of-turn
+    tokens of the chat templates we support when the vocabulary has them (`tokenizer` None: the first only)."""
+    ids = set(_as_list(getattr(getattr(model, "generation_config", None), "eos_token_id", None)))
+    if tokenizer is not None:
+        ids |= set(_as_list(tokenizer.eos_token_id))
+        vocab = tokenizer.get_vocab()
+        ids |= {vocab[t] for t in END_OF_TURN_TOKENS if t in vocab}
+    return ids
+
+
+def pad_token_id(model: Any, tokenizer: Any, stop_ids: set[int]) -> int:
+    """The padding id `generate` needs: the model's, else the tokenizer's, else the smallest stop id (else 0)."""
+    pad = getattr(getattr(model, "generation_config", None), "pad_token_id", None)
+    if pad is None and tokenizer is not None:
+        pad = tokenizer.pad_token_id
+    return pad if pad is not None else min(stop_ids, default=0)
+
+
+def generate_kwargs(params: SamplingParams, stop_ids: set[int], pad_id: int) -> dict[str, Any]:
+    """`model.generate` arguments for `params`. Greedy leaves the sampling settings out (transformers would
+    ignore them); min_p is passed only when on, since transformers adds its warper whenever it is set."""
+    kwargs: dict[str, Any] = {
+        "max_new_tokens": params.max_new_tokens,
+        "repetition_penalty": params.repetition_penalty,
+        "eos_token_id": sorted(stop_ids) or None,
+        "pad_token_id": pad_id,
+        "do_sample": not params.greedy,
+    }
+    if not params.greedy:
+        kwargs.update(temperature=params.temperature, top_p=params.top_p, top_k=params.top_k)
+        if params.min_p > 0:
+            kwargs["min_p"] = params.min_p
+    return kwargs
+
+
+@contextmanager
+def attention_implementation(model: Any, name: str) -> Iterator[None]:
+    """Switch the model's attention implementation for the duration of the block, then restore it."""
+    previous = model.config._attn_implementation
+    model.set_attn_implementation(name)
+    try:
+        yield
+    finally:
+        model.set_attn_implementation(previous)
+
+
+def weights_revision(path: str | None) -> str:
+    """What identifies the weights at `path`: the Hub snapshot commit (12 hex digits) when it lies in the Hub
+    cache, else a hash of the files' names and sizes and of the small (config, tokenizer) files' contents;
+    `unknown` when there is no such path."""
+    if not path or not Path(path).exists():
+        return "unknown"
+    resolved = Path(path).resolve()
+    snapshot = re.search(r"snapshots/([0-9a-f]{40})", str(resolved))
+    if snapshot:
+        return snapshot.group(1)[:12]
+    digest = hashlib.sha256()
+    files = [resolved] if resolved.is_file() else sorted(f for f in resolved.rglob("*") if f.is_file())
+    for f in files:
+        size = f.stat().st_size
+        digest.update(f"{f.name}:{size}".encode())
+        if size < 1_000_000:
+            digest.update(f.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 class _Streamer:
     """A transformers streamer: drops stop tokens, decodes incrementally, and passes text on as it forms.
 
@@ -169,17 +242,26 @@ class TransformersGenerator:
         self.tokenizer = tok
         config = self._loaded.model.config
         self.context_window = int(getattr(config, "max_position_embeddings", None) or 32768)
-        gen_config = self._loaded.model.generation_config
-        stop = set(_as_list(gen_config.eos_token_id)) | set(_as_list(tok.eos_token_id))
-        vocab = tok.get_vocab()
-        stop |= {vocab[t] for t in END_OF_TURN_TOKENS if t in vocab}
-        self.stop_ids = stop
-        pad = gen_config.pad_token_id if gen_config.pad_token_id is not None else tok.pad_token_id
-        self.pad_id = pad if pad is not None else min(stop)
+        self.stop_ids = stop_token_ids(self._loaded.model, tok)
+        self.pad_id = pad_token_id(self._loaded.model, tok, self.stop_ids)
         template = tok.chat_template if isinstance(tok.chat_template, str) else str(tok.chat_template or "")
         if not template:
             raise UserError(f"chat model {path} has no chat template; use an instruct/chat model such as Qwen/Qwen3-0.6B")
         self.supports_thinking = "enable_thinking" in template
+        self._revision: str | None = None
+
+    @property
+    def revision(self) -> str:
+        """The Hub snapshot commit of the weights, or a hash of the local files (see `weights_revision`)."""
+        if self._revision is None:
+            self._revision = weights_revision(self.path)
+        return self._revision
+
+    @property
+    def info(self) -> dict[str, str]:
+        import transformers
+
+        return {"engine": f"transformers {transformers.__version__}", "dtype": self.dtype, "device": self.device}
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
@@ -218,13 +300,7 @@ class TransformersGenerator:
             def __call__(self, input_ids, scores, **kwargs):
                 return torch.full((input_ids.shape[0],), bool(stop and stop.is_set()), dtype=torch.bool)
 
-        config = GenerationConfig(
-            max_new_tokens=params.max_new_tokens,
-            repetition_penalty=params.repetition_penalty,
-            eos_token_id=sorted(self.stop_ids),
-            pad_token_id=self.pad_id,
-            **_sampling_kwargs(params),
-        )
+        config = GenerationConfig(**generate_kwargs(params, self.stop_ids, self.pad_id))
         with self._loaded.lock:
             torch.manual_seed(params.seed)
             self._loaded.model.generate(
@@ -238,29 +314,46 @@ class TransformersGenerator:
         tail = answer_stream.pending()
         if tail and on_token:
             on_token(tail)
-        ended_cleanly = bool(streamer.generated) and streamer.generated[-1] in self.stop_ids
         first = streamer.first_token_at or t_end
-        return Generation(
-            answer=split.answer,
-            thinking=split.thinking,
-            truncated=not ended_cleanly or split.truncated_in_thinking,
+        return to_generation(
+            split,
+            ended=bool(streamer.generated) and streamer.generated[-1] in self.stop_ids,
             new_tokens=len(streamer.kept),
             ttft_ms=(first - t0) * 1000,
             generate_ms=(t_end - t0) * 1000,
         )
 
+    def generate_many(self, messages: list[dict[str, str]], rows: Sequence[SamplingParams]) -> list[Generation]:
+        """Every row from one prefill of the prompt, decoded as one batch with its own settings and seed
+        (`rag.generators.batched.sample_batched`). Greedy rows with equal budget and repetition penalty are
+        deterministic, so one decode serves them all. Each Generation carries the batch's wall time (the first
+        tokens are not timed apart) and its number of decoded rows."""
+        from rag.generators.batched import sample_batched
 
-def _sampling_kwargs(params: SamplingParams) -> dict:
-    """Decoding settings; greedy leaves the model's own sampling defaults unused (transformers ignores them when do_sample=False)."""
-    if params.greedy:
-        return {"do_sample": False}
-    return {
-        "do_sample": True,
-        "temperature": params.temperature,
-        "top_p": params.top_p,
-        "top_k": params.top_k,
-        "min_p": params.min_p,
-    }
+        if not rows:
+            return []
+        check_one_thinking_mode(rows)
+        prompt = self.render_prompt(messages, rows[0].thinking)
+        started_in_thinking = prompt.rstrip().endswith(THINK_OPEN)
+        prompt_ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        units: dict[tuple, list[int]] = {}
+        for i, r in enumerate(rows):
+            units.setdefault(("greedy", r.max_new_tokens, r.repetition_penalty) if r.greedy else ("sample", i), []).append(i)
+        decoded = [rows[indices[0]] for indices in units.values()]
+        t0 = time.perf_counter()
+        with self._loaded.lock:
+            outputs = sample_batched(self._loaded.model, self.tokenizer, prompt_ids, decoded, [r.seed for r in decoded])
+        ms = (time.perf_counter() - t0) * 1000
+        out: list[Generation] = [None] * len(rows)  # type: ignore[list-item]
+        for indices, sample in zip(units.values(), outputs):
+            generation = to_generation(
+                split_thinking(sample.text, started_in_thinking=started_in_thinking),
+                ended=sample.finished_by_eos, new_tokens=sample.new_tokens, ttft_ms=ms, generate_ms=ms,
+                batch_rows=len(decoded),
+            )
+            for i in indices:
+                out[i] = generation
+        return out
 
 
 def _as_list(value) -> list[int]:

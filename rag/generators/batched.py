@@ -15,11 +15,11 @@ other rows share the batch; `sample_sequential` is the one-`generate`-per-row re
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rag.config import SamplingParams
+from rag.generators.transformers_lm import attention_implementation, generate_kwargs, pad_token_id, stop_token_ids
 
 if TYPE_CHECKING:
     import torch
@@ -135,20 +135,6 @@ def pick_tokens(scores: torch.Tensor, greedy: torch.Tensor, generators: Sequence
     return tokens
 
 
-def stop_token_ids(model: Any, tokenizer: Any) -> set[int]:
-    """Ids that end a row: the model's generation_config eos ids, the tokenizer's eos and `<|im_end|>` if known."""
-    ids: set[int] = set()
-    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    ids.update([eos] if isinstance(eos, int) else list(eos or []))
-    if tokenizer is not None:
-        if tokenizer.eos_token_id is not None:
-            ids.add(int(tokenizer.eos_token_id))
-        im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
-        if isinstance(im_end, int) and im_end != tokenizer.unk_token_id and im_end >= 0:
-            ids.add(im_end)
-    return ids
-
-
 def _shared_prefix_attention(
     module: Any,
     query: torch.Tensor,
@@ -190,19 +176,12 @@ def _shared_prefix_attention(
     return out.reshape(rows, heads, 1, dim).transpose(1, 2).to(query.dtype).contiguous(), None
 
 
-@contextmanager
-def _attention_implementation(model: Any, name: str):
-    """Switch the model's attention implementation for the duration of the block, then restore it."""
+def _register_attention() -> None:
+    """Make `ATTENTION_NAME` a name transformers' attention switch accepts (once per process)."""
     from transformers import AttentionInterface
 
-    if name not in AttentionInterface._global_mapping:
-        AttentionInterface.register(name, _shared_prefix_attention)
-    previous = model.config._attn_implementation
-    model.set_attn_implementation(name)
-    try:
-        yield
-    finally:
-        model.set_attn_implementation(previous)
+    if ATTENTION_NAME not in AttentionInterface._global_mapping:
+        AttentionInterface.register(ATTENTION_NAME, _shared_prefix_attention)
 
 
 def _as_prompt(prompt_ids: list[int] | torch.Tensor, device: Any) -> torch.Tensor:
@@ -268,7 +247,8 @@ def sample_batched(
         outputs: list[list[int]] = [[] for _ in rows]
         own_cache = DynamicCache(config=model.config)
         step = 0
-        with _attention_implementation(model, ATTENTION_NAME):
+        _register_attention()
+        with attention_implementation(model, ATTENTION_NAME):
             while True:
                 tokens = pick_tokens(processor(logits, seen), processor.greedy, [generators[i] for i in active])
                 for row, token in zip(active.tolist(), tokens.tolist()):
@@ -308,26 +288,13 @@ def sample_sequential(
     _check_rows(rows, seeds)
     prompt = _as_prompt(prompt_ids, model.device)[None]
     stop_ids = stop_token_ids(model, tokenizer)
-    pad = model.generation_config.pad_token_id
-    pad = pad if pad is not None else (min(stop_ids) if stop_ids else 0)
+    pad = pad_token_id(model, tokenizer, stop_ids)
     results = []
     for params, seed in zip(rows, seeds):
-        sampling = (
-            {}
-            if params.greedy
-            else {"temperature": params.temperature, "top_k": params.top_k, "top_p": params.top_p, "min_p": params.min_p}
-        )
         torch.manual_seed(int(seed))
         with torch.inference_mode():
             out = model.generate(
-                input_ids=prompt,
-                attention_mask=torch.ones_like(prompt),
-                do_sample=not params.greedy,
-                repetition_penalty=params.repetition_penalty,
-                max_new_tokens=params.max_new_tokens,
-                eos_token_id=sorted(stop_ids) or None,
-                pad_token_id=pad,
-                **sampling,
+                input_ids=prompt, attention_mask=torch.ones_like(prompt), **generate_kwargs(params, stop_ids, pad)
             )
         results.append(_finish(tokenizer, out[0, prompt.shape[1] :].tolist(), stop_ids))
     return results
