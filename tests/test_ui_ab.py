@@ -3,6 +3,7 @@ scored for gold questions with the eval's scorer and statistics, stoppable, save
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import threading
@@ -36,15 +37,17 @@ def _settings(index_dir, corpus_dir, **model) -> Settings:
 class RecordingGenerator(ExtractiveGenerator):
     """The extractive generator with a batch method that records each call's rows (and can press Stop)."""
 
-    def __init__(self, stop_after_calls: int | None = None, stop: threading.Event | None = None):
+    def __init__(self, stop_after_calls: int | None = None, stop: threading.Event | None = None, failing_seed: int | None = None):
         self.calls: list[list[SamplingParams]] = []
-        self.stop_after_calls, self.stop = stop_after_calls, stop
+        self.stop_after_calls, self.stop, self.failing_seed = stop_after_calls, stop, failing_seed
 
     def generate_many(self, messages, rows):
         self.calls.append(list(rows))
         if self.stop_after_calls is not None and len(self.calls) >= self.stop_after_calls:
             self.stop.set()  # the user presses Stop while this call runs
-        return [self.generate(messages, row) for row in rows]
+        out = super().generate_many(messages, rows)
+        return [dataclasses.replace(g, answer="", error="HTTP 503 after 2 retries") if r.seed == self.failing_seed else g
+                for r, g in zip(rows, out)]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +97,8 @@ def test_sides_with_one_prompt_share_each_call_and_sample_i_uses_seed_plus_i(ext
         "A": parse_settings(pipeline.settings, _values(pipeline, seed=10, temperature=0.7), PROMPT_NAMES),
         "B": parse_settings(pipeline.settings, _values(pipeline, seed=10, temperature=1.0), PROMPT_NAMES),
     }
-    *_, samples = ab.sample_sides(pipeline, "GPT-3 有多少参数？", sides, 6)
+    *_, last = ab.sample_sides(pipeline, "GPT-3 有多少参数？", sides, 6)
+    samples = last.samples
     assert [len(c) for c in recorder.calls] == [ab.ROWS_PER_CALL, 12 - ab.ROWS_PER_CALL]  # both sides per call
     rows = [r for call in recorder.calls for r in call]
     assert [(r.temperature, r.seed) for r in rows[:4]] == [(0.7, 10), (1.0, 10), (0.7, 11), (1.0, 11)]
@@ -102,8 +106,8 @@ def test_sides_with_one_prompt_share_each_call_and_sample_i_uses_seed_plus_i(ext
 
     recorder.calls.clear()
     sides["B"] = parse_settings(pipeline.settings, _values(pipeline, k=2), PROMPT_NAMES)  # another prompt
-    *_, samples = ab.sample_sides(pipeline, "GPT-3 有多少参数？", sides, 3)
-    assert [len(c) for c in recorder.calls] == [3, 3] and len(samples) == 6
+    *_, last = ab.sample_sides(pipeline, "GPT-3 有多少参数？", sides, 3)
+    assert [len(c) for c in recorder.calls] == [3, 3] and len(last.samples) == 6
 
 
 def test_stop_ends_the_batch_between_calls_and_keeps_what_was_sampled(extractive):
@@ -115,6 +119,15 @@ def test_stop_ends_the_batch_between_calls_and_keeps_what_was_sampled(extractive
     assert len(recorder.calls) == 1
     assert f"rows done {ab.ROWS_PER_CALL}/12 · stopped" in progress
     assert sum(_counts(html_a)) + sum(_counts(html_b)) == ab.ROWS_PER_CALL
+
+
+def test_rows_whose_requests_failed_are_left_out_and_named(extractive):
+    recorder = RecordingGenerator(failing_seed=2)
+    pipeline = Pipeline(extractive.settings, index=extractive.index, generator=recorder, progress=False)
+    _, steps = _run(pipeline, "GPT-3 有多少参数？", 4, {}, {"temperature": 1.0})
+    html_a, html_b, _, progress = steps[-1]
+    assert "rows done 8/8 · done" in progress and "2 rows failed and are left out: sample 3 of A: HTTP 503" in progress
+    assert sum(_counts(html_a)) == 3 and sum(_counts(html_b)) == 3
 
 
 def test_a_gold_question_gets_accuracy_with_an_interval_and_a_paired_test(extractive):

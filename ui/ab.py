@@ -4,7 +4,8 @@ Each side's rows are its sampling settings with seeds `seed + i` (sample i of A 
 so their random draws are common and the pair is a fair unit for a paired test). Sides whose prompt is the same
 (same retrieval, template and thinking mode) are sampled together from one prefill through the generator's
 `generate_many`, the shared-prefill path `eval.run` uses; rows go interleaved (A0, B0, A1, …) in calls of at most
-ROWS_PER_CALL rows, one prefill each, and Stop and the progress line act between calls.
+ROWS_PER_CALL rows, one prefill each, and Stop and the progress line act between calls. A row whose request
+failed (`Generation.error`) is left out and reported.
 
 Answers are clustered by the eval's answer key (`answer_key`). When the question is in the gold QA set (same
 normalized text, or a near match) every sample is scored with `eval.metrics.score_sample`, as `eval.run`
@@ -174,27 +175,35 @@ def _answer(pipeline: Pipeline, question: str, job: _Job, settings: RequestSetti
     )
 
 
-def generate_rows(generator: Any, messages: list[dict[str, str]], rows: list[SamplingParams]) -> list[Generation]:
-    """One generation per row: the generator's shared-prefill `generate_many` where it has one, else one
-    `generate` call per row (same settings and seed, one prefill each)."""
-    if hasattr(generator, "generate_many"):
-        return generator.generate_many(messages, rows)
-    return [generator.generate(messages, row) for row in rows]
-
-
-def _sample(pipeline: Pipeline, question: str, job: _Job, rows, gold: QAItem | None) -> list[Sample]:
+def _sample(pipeline: Pipeline, question: str, job: _Job, rows, gold: QAItem | None) -> tuple[list[Sample], list[str]]:
+    """The samples of one generate_many call, and an error line for each row whose request failed."""
     t0 = time.perf_counter()
-    generations = generate_rows(pipeline.generator, job.messages, [row for _, _, row, _ in rows])
+    generations = pipeline.generator.generate_many(job.messages, [row for _, _, row, _ in rows])
     ms = (time.perf_counter() - t0) * 1000 / len(rows)
-    out = []
+    out, failed = [], []
     for (side, i, row, settings), generation in zip(rows, generations):
+        if generation.error is not None:
+            failed.append(f"sample {i + 1} of {side}: {generation.error}")
+            continue
         answer = _answer(pipeline, question, job, settings, row, generation, ms)
         score = None
         if gold is not None:
             cited = [c.text for c in answer.citations]
             score = score_sample(answer.answer, gold, cited, refused=answer.refused)
         out.append(Sample(side, i, answer, answer_key(answer.answer, answer.refused), score))
-    return out
+    return out, failed
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Everything sampled so far (by side, then sample index) and the rows whose requests failed."""
+
+    samples: list[Sample]
+    failed: list[str]
+
+    @property
+    def rows_done(self) -> int:
+        return len(self.samples) + len(self.failed)
 
 
 def sample_sides(
@@ -205,18 +214,21 @@ def sample_sides(
     *,
     gold: QAItem | None = None,
     stop: threading.Event | None = None,
-) -> Iterator[list[Sample]]:
-    """Yield every sample done so far after each generate_many call (the last yield holds them all, or what
-    was done when `stop` was set)."""
+) -> Iterator[Progress]:
+    """Yield the progress after each generate_many call (the last yield holds every row, or what was done
+    when `stop` was set)."""
     if not 1 <= n <= MAX_SAMPLES:
         raise ValueError(f"n must be in 1..{MAX_SAMPLES}, got {n}")
     done: list[Sample] = []
+    failed: list[str] = []
     for job in plan_jobs(pipeline, question, sides, n):
         for start in range(0, len(job.rows), ROWS_PER_CALL):
             if stop is not None and stop.is_set():
                 return
-            done += _sample(pipeline, question, job, job.rows[start : start + ROWS_PER_CALL], gold)
-            yield sorted(done, key=lambda s: (s.side, s.index))
+            samples, errors = _sample(pipeline, question, job, job.rows[start : start + ROWS_PER_CALL], gold)
+            done += samples
+            failed += errors
+            yield Progress(sorted(done, key=lambda s: (s.side, s.index)), list(failed))
 
 
 # ---- summaries ----------------------------------------------------------------------------------------------

@@ -320,21 +320,22 @@ def compare(pipeline: Pipeline, pending: PendingComparison | None, signal: StopS
         return
     sides = {"A": pending.a, "B": pending.b}
     total = 2 * pending.n
-    samples: list[ab.Sample] = []
+    progress = ab.Progress([], [])
     item = pending.gold.item if pending.gold else None
     try:
-        for samples in ab.sample_sides(pipeline, pending.question, sides, pending.n, gold=item, stop=signal.event):
-            yield (*_render_sides(pipeline, pending, samples), render.render_progress(len(samples), total))
+        for progress in ab.sample_sides(pipeline, pending.question, sides, pending.n, gold=item, stop=signal.event):
+            yield (*_render_sides(pipeline, pending, progress.samples), render.render_progress(progress.rows_done, total, progress.failed))
     except UserError as exc:
-        yield render.render_error(str(exc)), "", "", render.render_progress(len(samples), total, running=False)
+        yield render.render_error(str(exc)), "", "", render.render_progress(progress.rows_done, total, progress.failed, running=False)
         return
     except Exception as exc:  # noqa: BLE001 - one failed request must not break the page
         log.exception("A/B sampling failed")
         message = f"sampling failed ({type(exc).__name__}: {exc}); the page still works: try again or change the settings"
-        yield render.render_error(message), "", "", render.render_progress(len(samples), total, running=False)
+        yield render.render_error(message), "", "", render.render_progress(progress.rows_done, total, progress.failed, running=False)
         return
-    stopped = signal.stopped and len(samples) < total
-    yield (*_render_sides(pipeline, pending, samples), render.render_progress(len(samples), total, stopped=stopped, running=False))
+    stopped = signal.stopped and progress.rows_done < total
+    html = _render_sides(pipeline, pending, progress.samples)
+    yield (*html, render.render_progress(progress.rows_done, total, progress.failed, stopped=stopped, running=False))
 
 
 def _render_sides(pipeline: Pipeline, pending: PendingComparison, samples: list[ab.Sample]) -> tuple[str, str, str]:

@@ -331,12 +331,15 @@ def render_ab_gold(match: Any, comparison: Any) -> str:
     return out + "</div>"
 
 
-def render_progress(done: int, total: int, stopped: bool = False, running: bool = True) -> str:
-    """The A/B progress line: rows done out of all rows."""
+def render_progress(done: int, total: int, failed: list[str] | None = None, stopped: bool = False, running: bool = True) -> str:
+    """The A/B progress line: rows done out of all rows, and the rows whose requests failed."""
     if stopped:
         state = "stopped"
     elif running and done < total:
         state = "sampling…"
     else:
         state = "done"
-    return f'<div class="rag-progress">rows done {done}/{total} · {state}</div>'
+    line = f'<div class="rag-progress">rows done {done}/{total} · {state}</div>'
+    if failed:
+        line += render_error(f"{len(failed)} rows failed and are left out: {failed[0]}")
+    return line
