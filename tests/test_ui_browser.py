@@ -7,6 +7,8 @@ the extractive backend the offline product falls back to (an answer whose citati
 from __future__ import annotations
 
 import json
+import os
+import re
 import socket
 from pathlib import Path
 
@@ -24,6 +26,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]  # fmt: skip
 TIMEOUT_MS = 60_000
+GOLD_QUESTION = "根据基础语言模型汇总表，PaLM 的训练 Tokens 规模是多少？"  # zh-table-005 of eval/data/qa.jsonl
 
 # Skip at collection, before any session fixture (index, tiny model) is built for nothing.
 if not CHROMIUM.exists():
@@ -34,6 +37,14 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    """Where screenshots go: $UI_SCREENSHOTS (`UI_SCREENSHOTS=docs` refreshes the README's images), else a temp folder."""
+    folder = Path(os.environ.get("UI_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +158,7 @@ def test_chinese_answer_with_citations_linked_to_marked_spans(browser, extractiv
     link.click()
     page.wait_for_function("target => location.hash === target", arg=target, timeout=10_000)
     cited = page.locator(f"#chat li{target}")
-    assert cited.count() == 1 and cited.locator("mark").first.inner_text().strip()
+    assert cited.count() == 1 and cited.locator("mark.rag-support").first.inner_text().strip()
     page.screenshot(path=str(tmp_path / "citations.png"), full_page=True)
 
     page.get_by_role("tab", name="Eval", exact=True).click()
@@ -181,3 +192,79 @@ def test_second_user_sees_a_queue_position_and_a_stopped_answer_frees_the_model(
     assert "rag-error" not in second.inner_html("#chat")
     first.close()
     second.close()
+
+
+def _set_number(page, elem_id: str, value: str) -> None:
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(value)
+    box.press("Enter")
+
+
+def _compare(page, question: str) -> tuple[str, str]:
+    page.locator("#ab-question textarea").fill(question)
+    page.locator("#ab-send").click()
+    page.wait_for_selector("#ab-answer-a .rag-cursor", timeout=TIMEOUT_MS)  # accepted: the old results are gone
+    page.wait_for_function(
+        "() => /rows done 12\\/12 · done/.test(document.querySelector('#ab-progress').innerText)", timeout=TIMEOUT_MS
+    )
+    return page.inner_html("#ab-answer-a .prose"), page.inner_html("#ab-answer-b .prose")  # our HTML only
+
+
+def _counts(page, side: str) -> list[int]:
+    return [int(t.strip().lstrip("×")) for t in page.locator(f"#ab-answer-{side} .rag-count").all_inner_texts()]
+
+
+def test_ab_samples_six_answers_per_side_reproducibly_scores_gold_and_saves_a_sweep(browser, tiny_url, tmp_path, shots):
+    from eval.run import main as eval_run
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(tiny_url)
+    page.get_by_role("tab", name="A/B", exact=True).click()
+    page.wait_for_selector("#ab-question textarea", timeout=TIMEOUT_MS)
+    assert page.locator("#ab-samples input[type=number]").input_value() == "6"
+    page.get_by_text("Settings B").click()
+    _set_number(page, "abB-temperature", "0")  # B greedy, A samples at the default temperature
+
+    html_a, html_b = _compare(page, GOLD_QUESTION)
+    assert sum(_counts(page, "a")) == 6 and sum(_counts(page, "b")) == 6
+    assert _counts(page, "b") == [6]  # greedy: one answer six times
+    assert "grounded accuracy" in page.inner_text("#ab-answer-a") and "grounded accuracy" in page.inner_text("#ab-answer-b")
+    gold = page.inner_text("#ab-gold")
+    assert "zh-table-005" in gold and re.search(r"p = [\d.]+ \(mcnemar-exact over 6 sample pairs", gold)
+    page.get_by_text("Settings B").click()  # folded again, so the screenshot shows both sides' results
+    page.screenshot(path=str(shots / "screenshot-ab.png"), full_page=True)
+
+    assert _compare(page, GOLD_QUESTION) == (html_a, html_b)  # same seeds and settings: the same samples
+
+    with page.expect_download() as download:
+        page.locator("#ab-save").click()
+    config = tmp_path / "ab-sweep.yaml"
+    download.value.save_as(str(config))
+    page.close()
+    assert eval_run(["--config", str(config), "--limit", "2", "--out", str(tmp_path / "runs"), "--quiet", "--no-report"]) == 0
+    run = json.loads(next((tmp_path / "runs").glob("*/run.json")).read_text())
+    assert run["status"] == "complete" and sorted(c["params"]["temperature"] for c in run["cells"]) == [0.0, 0.7]
+
+
+def test_a_zhihu_citation_reads_clean_highlights_its_sentence_and_shows_the_original(browser, extractive_url, corpus_index, shots):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(extractive_url)
+    _ask(page, "PaLM 的硬件 FLOPs 利用率是多少？")
+    page.wait_for_selector("#chat .rag-citations li", timeout=TIMEOUT_MS)
+    assert "57.8%" in page.inner_text("#chat .rag-answer")
+    item = page.locator("#chat .rag-citations li").first
+    assert item.locator(".rag-doc").inner_text() == "002_6ac13b971160b9c7.txt"  # the zhihu report
+    shown = item.locator(".rag-passage").inner_text()
+    assert "<sup" not in shown and "data-" not in shown and "**" not in shown and "Pathways" in shown
+    assert item.locator("mark.rag-support").all_inner_texts() == ["PaLM 实现了 57.8% 的硬件 FLOPs 利用率的训练效率，是 LLM 在这个规模上实现的最高效率。"]
+    cite = page.locator("#chat a.rag-cite").first
+    cite.hover()
+    assert cite.get_attribute("title").startswith("PaLM 实现了 57.8%")  # the hover preview
+
+    summary = item.locator("details.rag-original summary")
+    start, end = map(int, re.search(r"chars (\d+)–(\d+)", summary.inner_text()).groups())
+    summary.click()
+    raw = item.locator("details.rag-original mark").inner_text()
+    assert raw == corpus_index.original("002_6ac13b971160b9c7.txt")[start:end] and "<sup data-text=" in raw
+    page.screenshot(path=str(shots / "screenshot-ui.png"), full_page=True)
+    page.close()

@@ -21,11 +21,9 @@ from ui import app as ui_app
 from ui.app import (
     SETTING_NAMES,
     StopSignal,
-    accept_comparison,
     accept_question,
     answer_question,
     build_app,
-    compare,
     default_values,
     parse_settings,
     search_chunks,
@@ -199,23 +197,6 @@ def test_a_generation_error_is_a_message_in_that_chat_and_the_next_request_works
     steps, _ = _ask(flaky, QUESTION, chat=chat, history=history)
     chat, _, history = steps[-1]
     assert "rag-citations" in chat[-1]["content"] and len(history) == 1 and len(chat) == 4
-
-
-def test_ab_answers_the_same_question_under_both_settings_side_by_side(extractive):
-    values = _values(extractive, k=1) + _values(extractive, k=4, temperature=1.0)
-    pending, wait_a, wait_b, error = accept_comparison(extractive.settings, PROMPT_NAMES, QUESTION, StopSignal(), *values)
-    assert error == "" and "rag-cursor" in wait_a and "rag-cursor" in wait_b
-    *_, (html_a, html_b) = compare(extractive, pending, StopSignal())
-    assert "k=1" in html_a and "temperature=0.7" in html_a and "Sources given to the model (1)" in html_a
-    assert "k=4" in html_b and "temperature=1.0" in html_b
-    assert int(re.search(r"Sources given to the model \((\d+)\)", html_b).group(1)) > 1  # neighbours may merge
-    assert 'id="abA-' in html_a and 'id="abB-' in html_b  # both citation lists, anchors kept apart
-
-
-def test_ab_names_the_side_with_bad_settings(extractive):
-    values = _values(extractive) + _values(extractive, top_p=0)
-    pending, _, _, error = accept_comparison(extractive.settings, PROMPT_NAMES, QUESTION, StopSignal(), *values)
-    assert pending is None and "settings B: top_p must be in (0, 1]" in error
 
 
 def test_retrieval_tab_ranks_chunks_with_scores(extractive):

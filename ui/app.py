@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import math
 import queue
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 from ingest.errors import UserError
 from rag.config import RetrievalSettings, SamplingParams, Settings
 from rag.types import Answer
-from ui import render
+from ui import ab, render
+from ui.ab import GoldMatch
 from ui.eval_tab import render_eval
 
 if TYPE_CHECKING:
@@ -81,11 +83,14 @@ class PendingQuestion:
 
 @dataclass(frozen=True)
 class PendingComparison:
-    """An A/B question with both validated settings, waiting for the generation step."""
+    """An A/B question with both validated settings and the samples per side, waiting for the generation step."""
 
     question: str
     a: RequestSettings
     b: RequestSettings
+    n: int
+    gold: GoldMatch | None
+    gold_note: str = ""  # why there is no gold comparison, when the gold set could not be read
 
 
 # ---- validation -------------------------------------------------------------------------------------------
@@ -272,40 +277,79 @@ def clear_chat():
 # ---- A/B ----------------------------------------------------------------------------------------------------
 
 
-def accept_comparison(defaults: Settings, prompts: Sequence[str], message: str, signal: StopSignal, *values: Any):
-    """Quick step of the A/B tab: validate the question and both settings. Returns (pending, html_a, html_b, error_html)."""
-    n = len(SETTING_NAMES)
+def _samples(value: Any) -> int:
+    n = _whole("samples per side", value)
+    if not 1 <= n <= ab.MAX_SAMPLES:
+        raise UserError(f"samples per side must be between 1 and {ab.MAX_SAMPLES}, got {n}")
+    return n
+
+
+def accept_comparison(pipeline: Pipeline, prompts: Sequence[str], message: str, signal: StopSignal, samples: Any, *values: Any):
+    """Quick step of the A/B tab: validate the question, the samples per side and both settings, and write them
+    as a sweep config. Returns (pending, html_a, html_b, gold_html, progress_html, error_html, config_path)."""
+    n_settings = len(SETTING_NAMES)
     try:
         question = check_question(message)
+        n = _samples(samples)
         settings = []
-        for side, part in (("A", values[:n]), ("B", values[n:])):
+        for side, part in (("A", values[:n_settings]), ("B", values[n_settings:])):
             try:
-                settings.append(parse_settings(defaults, part, prompts))
+                settings.append(parse_settings(pipeline.settings, part, prompts))
             except UserError as exc:
                 raise UserError(f"settings {side}: {exc}") from exc
     except UserError as exc:
-        return None, "", "", render.render_error(str(exc))
+        return None, "", "", "", "", render.render_error(str(exc)), None
     signal.arm()
+    try:
+        gold, gold_note = ab.find_gold(question, ab.gold_items(pipeline)), ""
+    except UserError as exc:  # e.g. a corpus of one's own, which the gold set's evidence quotes are not from
+        gold, gold_note = None, render.render_note(f"No gold comparison: the gold QA set does not fit this corpus ({exc}).")
+    sides = dict(zip(ab.SIDES, settings))
+    config = ab.write_sweep_config(pipeline, sides, n, tempfile.mkdtemp(prefix="ab-sweep-"))
     waiting = render.render_partial("")
-    return PendingComparison(question, *settings), waiting, waiting, ""
+    progress = render.render_progress(0, 2 * n)
+    pending = PendingComparison(question, *settings, n=n, gold=gold, gold_note=gold_note)
+    return pending, waiting, waiting, gold_note, progress, "", str(config)
 
 
 def compare(pipeline: Pipeline, pending: PendingComparison | None, signal: StopSignal):
-    """Answer the same question under settings A, then B (one model), streaming each. Yields (html_a, html_b)."""
+    """Sample n answers per side (`ui.ab.sample_sides`), updating both sides, the gold comparison and the
+    progress line after every generate_many call. Yields (html_a, html_b, gold_html, progress_html)."""
     if pending is None:  # the quick step showed a problem instead
-        yield "", ""
+        yield "", "", "", ""
         return
-    done = {"A": "", "B": ""}
-    for side, settings in (("A", pending.a), ("B", pending.b)):
-        stream = stream_answer(pipeline, pending.question, settings, stop=signal.event)
-        render_part = partial(render.render_partial, thinking=settings.sampling.thinking)
-        for html, _ in _final_html(pipeline, stream, f"ab{side}", signal.event, render_part):
-            done[side] = html
-            yield done["A"], done["B"] or render.render_partial("")
-        if signal.stopped:
-            done["B"] = done["B"] or render.render_error("stopped before settings B ran")
-            yield done["A"], done["B"]
-            return
+    sides = {"A": pending.a, "B": pending.b}
+    total = 2 * pending.n
+    progress = ab.Progress([], [])
+    item = pending.gold.item if pending.gold else None
+    try:
+        for progress in ab.sample_sides(pipeline, pending.question, sides, pending.n, gold=item, stop=signal.event):
+            yield (*_render_sides(pipeline, pending, progress.samples), render.render_progress(progress.rows_done, total, progress.failed))
+    except UserError as exc:
+        yield render.render_error(str(exc)), "", "", render.render_progress(progress.rows_done, total, progress.failed, running=False)
+        return
+    except Exception as exc:  # noqa: BLE001 - one failed request must not break the page
+        log.exception("A/B sampling failed")
+        message = f"sampling failed ({type(exc).__name__}: {exc}); the page still works: try again or change the settings"
+        yield render.render_error(message), "", "", render.render_progress(progress.rows_done, total, progress.failed, running=False)
+        return
+    stopped = signal.stopped and progress.rows_done < total
+    html = _render_sides(pipeline, pending, progress.samples)
+    yield (*html, render.render_progress(progress.rows_done, total, progress.failed, stopped=stopped, running=False))
+
+
+def _render_sides(pipeline: Pipeline, pending: PendingComparison, samples: list[ab.Sample]) -> tuple[str, str, str]:
+    """(html_a, html_b, gold_html) for the samples done so far."""
+    by_side = {side: [s for s in samples if s.side == side] for side in ab.SIDES}
+    html = [
+        render.render_side(side, ab.summarize_side(by_side[side]), pipeline.index.original, f"ab{side}")
+        if by_side[side] else render.render_partial("")
+        for side in ab.SIDES
+    ]  # fmt: skip
+    gold = pending.gold_note
+    if pending.gold is not None:
+        gold = render.render_ab_gold(pending.gold, ab.paired_comparison(by_side["A"], by_side["B"]))
+    return html[0], html[1], gold
 
 
 # ---- retrieval ----------------------------------------------------------------------------------------------
@@ -387,13 +431,21 @@ def build_app(pipeline: Pipeline, *, runs_dir: str | Path = "eval/runs", max_con
                         reset = gr.Button("Reset to defaults", elem_id="set-reset")
 
             with gr.Tab("A/B", id="ab-tab"):
-                gr.Markdown("The same question under two settings, answered one after the other by the same model.")
+                gr.Markdown(
+                    "The same question sampled n times under each of two settings (sample i of both sides uses seed + i), "
+                    "from one shared prefill where the prompt is the same. Distinct answers with their counts; for a "
+                    "question of the gold QA set, grounded accuracy and a paired test, scored as eval.run scores it."
+                )
                 ab_question = gr.Textbox(elem_id="ab-question", show_label=False, placeholder="Question for both settings")
                 with gr.Row():
-                    ab_send = gr.Button("Compare", variant="primary", elem_id="ab-send")
-                    ab_stop = gr.Button("Stop", variant="stop", elem_id="ab-stop")
-                    ab_reset = gr.Button("Reset both to defaults", elem_id="ab-reset")
+                    ab_samples = gr.Slider(1, ab.MAX_SAMPLES, value=ab.DEFAULT_SAMPLES, step=1, label="samples per side", elem_id="ab-samples", scale=2)
+                    ab_send = gr.Button("Compare", variant="primary", elem_id="ab-send", scale=1)
+                    ab_stop = gr.Button("Stop", variant="stop", elem_id="ab-stop", scale=1)
+                    ab_reset = gr.Button("Reset both to defaults", elem_id="ab-reset", scale=1)
+                    ab_save = gr.DownloadButton("Save as sweep config", elem_id="ab-save", visible=False, scale=1)
                 ab_error = gr.HTML(elem_id="ab-error")
+                ab_progress = gr.HTML(elem_id="ab-progress")
+                ab_gold = gr.HTML(elem_id="ab-gold")
                 with gr.Row():
                     with gr.Column():
                         with gr.Accordion("Settings A", open=False):
@@ -435,14 +487,18 @@ def build_app(pipeline: Pipeline, *, runs_dir: str | Path = "eval/runs", max_con
         clear.click(clear_chat, outputs=[chatbot, chat_state, history_state, chat_error], queue=False)
         reset.click(partial(default_values, defaults), outputs=chat_settings, queue=False)
 
-        ab_pending, ab_stop_signal = gr.State(None), gr.State(StopSignal)
+        ab_pending, ab_stop_signal, ab_config = gr.State(None), gr.State(StopSignal), gr.State(None)
         gr.on(
             [ab_question.submit, ab_send.click],
-            partial(accept_comparison, defaults, prompts),
-            inputs=[ab_question, ab_stop_signal, *ab_settings_a, *ab_settings_b],
-            outputs=[ab_pending, ab_html_a, ab_html_b, ab_error],
+            partial(accept_comparison, pipeline, prompts),
+            inputs=[ab_question, ab_stop_signal, ab_samples, *ab_settings_a, *ab_settings_b],
+            outputs=[ab_pending, ab_html_a, ab_html_b, ab_gold, ab_progress, ab_error, ab_config],
             queue=False,
-        ).then(partial(compare, pipeline), inputs=[ab_pending, ab_stop_signal], outputs=[ab_html_a, ab_html_b], **generate)
+        ).then(
+            lambda path: gr.DownloadButton(value=path, visible=path is not None), inputs=ab_config, outputs=ab_save, queue=False
+        ).then(
+            partial(compare, pipeline), inputs=[ab_pending, ab_stop_signal], outputs=[ab_html_a, ab_html_b, ab_gold, ab_progress], **generate
+        )
         ab_stop.click(stop_request, inputs=ab_stop_signal, queue=False)
         ab_reset.click(lambda: default_values(defaults) * 2, outputs=[*ab_settings_a, *ab_settings_b], queue=False)
 
@@ -484,6 +540,19 @@ CSS = """
 .rag-hits td.rag-excerpt { border-left: 1px solid var(--border-color-primary); }
 .rag-figure { display: inline-block; margin: .5em; max-width: 48%; vertical-align: top; }
 .rag-figure img { max-width: 100%; }
+.rag-passage { color: var(--body-text-color-subdued); font-size: .9em; border-left: 3px solid var(--border-color-primary);
+  padding-left: .6em; margin: .25em 0; }
+.rag-passage p, .rag-passage h1, .rag-passage h2, .rag-passage h3, .rag-passage h4 { margin: .2em 0; font-size: 1em; }
+.rag-passage mark.rag-support { background: rgba(250, 204, 21, .35); color: var(--body-text-color); padding: 0 .1em; }
+.rag-passage table { border-collapse: collapse; font-size: .95em; }
+.rag-passage td, .rag-passage th { border: 1px solid var(--border-color-primary); padding: .1em .4em; }
+.rag-original summary, .rag-cluster-citations summary { cursor: pointer; font-size: .85em; color: var(--color-accent); }
+.rag-ab-figures { font-size: .95em; margin: .3em 0; }
+.rag-clusters { margin: .2em 0 0 1.2em; padding: 0; }
+.rag-cluster { margin: .5em 0; }
+.rag-count { font-weight: 700; margin-right: .5em; }
+.rag-verdict { font-size: .85em; color: var(--body-text-color-subdued); }
+.rag-progress, .rag-ab-gold { font-size: .9em; margin: .2em 0; }
 .rag-figure figcaption { font-size: .8em; color: var(--body-text-color-subdued); text-align: center; }
 """
 

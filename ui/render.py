@@ -1,5 +1,8 @@
 """HTML for the chat page: answers with linked citation numbers, citation lists, sources, status, errors.
 
+A citation shows the cited chunk as the reader checks it (`ui.passage`: cleaned Markdown, supporting sentences
+highlighted) and, behind "show original", the exact original characters with the cited span marked.
+
 Everything that comes from a model, a user or a file is escaped here; the page shows these strings as HTML
 (the chatbot runs with markdown off), so this module is the one place that decides what becomes markup.
 """
@@ -12,6 +15,7 @@ from typing import Any, Callable, Iterable
 
 from rag.citations import CITATION_MARKER
 from rag.types import Answer, Citation, Hit
+from ui import passage
 
 CONTEXT_CHARS = 80  # original text shown on each side of a cited span
 MARK_CHARS = 1500  # a longer cited span (several merged chunks) is shown with its middle elided
@@ -28,13 +32,18 @@ def _paragraphs(text: str) -> str:
     return esc(text).replace("\n", "<br>")
 
 
-def link_citations(text: str, anchor: str, numbers: Iterable[int]) -> str:
-    """Escape an answer and link each cited number that has a citation entry (markers as rag.citations reads them)."""
+def link_citations(text: str, anchor: str, numbers: Iterable[int], previews: dict[int, str] | None = None) -> str:
+    """Escape an answer and link each cited number that has a citation entry (markers as rag.citations reads them);
+    `previews[n]`, when given, becomes the link's hover text (the sentence that supports it)."""
     known = set(numbers)
+    previews = previews or {}
 
     def link_number(d: re.Match[str]) -> str:
         n = int(d.group())
-        return f'<a class="rag-cite" href="#{anchor}-{n}">{n}</a>' if n in known else d.group()
+        if n not in known:
+            return d.group()
+        title = f' title="{esc(previews[n])}"' if n in previews else ""
+        return f'<a class="rag-cite" href="#{anchor}-{n}"{title}>{n}</a>'
 
     # Markers hold only brackets, digits, separators and words, which escaping leaves alone: link after escaping.
     return CITATION_MARKER.sub(lambda m: re.sub(r"\d+", link_number, m.group()), _paragraphs(text))
@@ -68,14 +77,20 @@ def _original_or_none(original: OriginalText, doc_id: str) -> str | None:
         return None  # file moved or deleted since indexing: the caller shows the indexed text instead
 
 
-def render_citation(citation: Citation, original: OriginalText, anchor: str) -> str:
-    """One citation list entry: number, document, heading path, the cited span in its original context."""
+def render_citation(citation: Citation, original: OriginalText, anchor: str, claim: str = "") -> str:
+    """One citation list entry: number, document, heading path, then the cited chunk as cleaned, rendered text
+    with the sentences supporting `claim` (what the answer says with this source) highlighted, and a
+    "show original" toggle with the exact original characters around the span, the span marked."""
     text = _original_or_none(original, citation.doc)
+    support = passage.supporting_sentences(citation.text, claim) if claim else ()
+    body = f'<div class="rag-passage">{passage.render_markdown(citation.text, support)}</div>'
     if text is not None and 0 <= citation.start < citation.end <= len(text):
-        body = f'<div class="rag-excerpt">{excerpt(text, citation.start, citation.end)}</div>'
+        body += (
+            f'<details class="rag-original"><summary>show original (chars {citation.start}–{citation.end})</summary>'
+            f'<div class="rag-excerpt">{excerpt(text, citation.start, citation.end)}</div></details>'
+        )
     else:
-        body = (
-            f'<div class="rag-excerpt"><mark>{esc(citation.text)}</mark></div>'
+        body += (
             '<div class="rag-note">The original file is no longer available at this position; '
             "showing the indexed text. Rebuild the index: python -m ingest</div>"
         )
@@ -87,11 +102,22 @@ def render_citation(citation: Citation, original: OriginalText, anchor: str) -> 
     )
 
 
-def render_citations(citations: list[Citation], original: OriginalText, anchor: str) -> str:
-    """The numbered citation list an answer's [n] links point to."""
+def citation_previews(citations: list[Citation], answer: str) -> dict[int, str]:
+    """Per cited number, the supporting sentence(s) of its passage as plain text (the `[n]` hover text)."""
+    out = {}
+    for c in citations:
+        spans = passage.supporting_sentences(c.text, passage.cited_claim(answer, c.n))
+        out[c.n] = passage.preview(c.text, spans)
+    return out
+
+
+def render_citations(citations: list[Citation], original: OriginalText, anchor: str, answer: str = "") -> str:
+    """The numbered citation list an answer's [n] links point to; `answer` decides each passage's highlight."""
     if not citations:
         return ""
-    items = "".join(render_citation(c, original, anchor) for c in citations)
+    items = "".join(
+        render_citation(c, original, anchor, passage.cited_claim(answer, c.n) if answer else "") for c in citations
+    )
     return f'<div class="rag-citations-title">Citations</div><ol class="rag-citations">{items}</ol>'
 
 
@@ -103,7 +129,7 @@ def render_sources(sources: list[Hit], anchor: str) -> str:
         f'<li value="{n}"><span class="rag-doc">{esc(h.chunk.doc_id)}</span> '
         f'<span class="rag-score">score {h.score:.4f}</span> '
         f'<span class="rag-heading">{esc(h.chunk.heading)}</span>'
-        f'<div class="rag-excerpt">{esc(h.chunk.text)}</div></li>'
+        f'<div class="rag-passage">{passage.render_markdown(h.chunk.text)}</div></li>'
         for n, h in enumerate(sources, start=1)
     )
     return (
@@ -163,7 +189,8 @@ def render_answer(answer: Answer, original: OriginalText, anchor: str, *, stoppe
         )
     else:
         numbers = [c.n for c in answer.citations]
-        out.append(f'<div class="rag-answer">{link_citations(answer.answer, anchor, numbers)}</div>')
+        previews = citation_previews(answer.citations, answer.answer)
+        out.append(f'<div class="rag-answer">{link_citations(answer.answer, anchor, numbers, previews)}</div>')
     if stopped and answer.answer.strip():
         out.append('<div class="rag-note">Stopped: the answer above is what was generated before you pressed Stop.</div>')
     elif answer.truncated:
@@ -172,10 +199,15 @@ def render_answer(answer: Answer, original: OriginalText, anchor: str, *, stoppe
         )
     if not answer.refused and not answer.citations and answer.answer.strip():
         out.append('<div class="rag-note">This answer cites no source; check it against the sources below.</div>')
-    out.append(render_citations(answer.citations, original, anchor))
+    out.append(render_citations(answer.citations, original, anchor, answer.answer))
     out.append(render_sources(answer.sources, anchor))
     out.append(f'<div class="rag-meta">{render_params(answer)}<br>{render_timings(answer)}</div>')
     return "".join(out)
+
+
+def render_note(message: str) -> str:
+    """A quiet one-line remark."""
+    return f'<div class="rag-note">{esc(message)}</div>'
 
 
 def render_error(message: str) -> str:
@@ -239,3 +271,75 @@ def _cell(value: Any) -> str:
         return "[" + ", ".join(_cell(v) for v in value) + "]"
     return str(value)
 
+
+
+# ---- A/B bench ----------------------------------------------------------------------------------------------
+
+
+def _estimate(e: Any) -> str:
+    return f"{e.mean:.2f} [{e.lo:.2f}, {e.hi:.2f}]"
+
+
+def render_side(side: str, summary: Any, original: OriginalText, anchor: str) -> str:
+    """One side of the A/B bench (`ui.ab.SideSummary`): its figures, then each distinct answer with its count,
+    the first sample of it shown with linked citations (collapsed)."""
+    figures = [
+        f"{summary.n} samples",
+        f"{len(summary.clusters)} distinct",
+        f"agreement {summary.agreement:.2f}",
+        f"refusals {summary.refusal_share:.2f}",
+    ]
+    if summary.accuracy is not None:
+        figures.append(f"grounded accuracy {_estimate(summary.accuracy)}")
+    head = f'<div class="rag-ab-figures" data-side="{side}"><b>{side}</b> · {esc(" · ".join(figures))}</div>'
+    rows = []
+    for j, cluster in enumerate(summary.clusters, start=1):
+        sample = cluster.first
+        a = sample.answer
+        cluster_anchor = f"{anchor}-{j}"
+        if a.refused:
+            text = f'<span class="rag-label">Not in the reports</span> {_paragraphs(a.answer or "(no text)")}'
+        elif not a.answer.strip():
+            text = '<span class="rag-note">(the model wrote no answer text)</span>'
+        else:
+            text = link_citations(a.answer, cluster_anchor, [c.n for c in a.citations], citation_previews(a.citations, a.answer))
+        verdict = ""
+        if sample.score is not None:
+            verdict = " ✓ grounded-correct" if sample.score.grounded_correct else f" ✗ {sample.score.reason}"
+        detail = render_citations(a.citations, original, cluster_anchor, a.answer)
+        rows.append(
+            f'<li class="rag-cluster"><span class="rag-count" title="samples with this answer">×{cluster.count}</span>'
+            f'<span class="rag-verdict">{esc(verdict)}</span>'
+            f'<div class="rag-answer">{text}</div>'
+            + (f'<details class="rag-cluster-citations"><summary>citations</summary>{detail}</details>' if detail else "")
+            + f'<div class="rag-meta">first of these: sample {sample.index + 1}, {render_params(a)}</div></li>'
+        )
+    return f'{head}<ol class="rag-clusters">{"".join(rows)}</ol>'
+
+
+def render_ab_gold(match: Any, comparison: Any) -> str:
+    """The gold question the A/B question matched and the paired test of B against A (`eval.stats.Comparison`)."""
+    how = "same question" if match.similarity == 1.0 else f"near match {match.similarity:.2f}: {match.item.question}"
+    out = f'<div class="rag-ab-gold">Gold question <b>{esc(match.item.id)}</b> ({esc(how)}), scored as eval.run scores it.'
+    if comparison is not None:
+        out += (
+            f" B − A grounded accuracy {comparison.difference:+.2f} [{comparison.lo:+.2f}, {comparison.hi:+.2f}], "
+            f'<span class="rag-pvalue">p = {comparison.p_value:.3g}</span> ({esc(comparison.test)} over '
+            f"{comparison.n_questions} sample pairs; sample i of A and B share seed + i). One question: this describes "
+            "its samples, not the QA set; save as a sweep config for that."
+        )
+    return out + "</div>"
+
+
+def render_progress(done: int, total: int, failed: list[str] | None = None, stopped: bool = False, running: bool = True) -> str:
+    """The A/B progress line: rows done out of all rows, and the rows whose requests failed."""
+    if stopped:
+        state = "stopped"
+    elif running and done < total:
+        state = "sampling…"
+    else:
+        state = "done"
+    line = f'<div class="rag-progress">rows done {done}/{total} · {state}</div>'
+    if failed:
+        line += render_error(f"{len(failed)} rows failed and are left out: {failed[0]}")
+    return line
