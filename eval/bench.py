@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sections", default="memory,ingest,retrieval,generation,sweep,rss,llamacpp,concurrency", help="comma-separated subset to run")
     p.add_argument("--llamacpp-threads", type=int, help="threads for the transformers-vs-llama.cpp section (default: every available CPU)")
     p.add_argument("--sweep-tokens", type=int, help="new tokens per row in the llama.cpp sweep (default 64)")
+    p.add_argument("--llamacpp-only", action="store_true", help="in the llamacpp section, measure only llama.cpp (not transformers on the same files)")
     return p
 
 
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                 tokenizer_dir = build_tiny_qwen(work / "tokenizer", args.corpus)  # its tokenizer and chat template
             raw["llamacpp"] = bench_llamacpp(
                 index, tokenizer_dir, work, raw["memory"]["gb_per_s"], quick, decode_tokens, repeat, args.llamacpp_threads, log,
-                sweep_tokens=args.sweep_tokens or 64,
+                sweep_tokens=args.sweep_tokens or 64, with_transformers=not args.llamacpp_only,
             )
         if "concurrency" in sections:
             from eval.bench_llamacpp import bench_concurrency
@@ -266,28 +267,47 @@ def _llamacpp_figures(g: dict[str, Any], quick: bool) -> list[Figure]:
     out = []
     suffix = "; --quick: tiny model" if quick else ""
     for f in g["files"]:
-        lc, hf = f["llamacpp"], f["transformers"]
+        lc, hf = f["llamacpp"], f.get("transformers")
         name = f["file"]
         note = f"default RAG prompt (k = 5): {lc['prompt_tokens']} tokens; {g['threads']} threads{suffix}"
-        out.append(Figure("llamacpp", f"{name}: prefill, llama.cpp", lc["prefill_tokens_per_s"], "tok/s", f"transformers ({hf['dtype']}, same file)", hf["prefill_tokens_per_s"], ratio(lc["prefill_tokens_per_s"], hf["prefill_tokens_per_s"]), note=note))
         ttft_met = lc["ttft_s"] <= 4 if "0.6B" in name and "Q8_0" in name else None
-        out.append(Figure("llamacpp", f"{name}: TTFT, llama.cpp", lc["ttft_s"], "s", "transformers, same file", hf["ttft_s"], ratio(lc["ttft_s"], hf["ttft_s"]), "≤ 4 s (Qwen3-0.6B Q8_0)" if ttft_met is not None else "", ttft_met))
+        ttft_target = "≤ 4 s (Qwen3-0.6B Q8_0)" if ttft_met is not None else ""
+        b = f.get("breakdown")
+        if b:  # prefill is compute: 2 FLOPs per parameter per prompt token
+            flops = 2 * b["n_params"] * lc["prompt_tokens"]
+            note += f"; prefill at {flops / lc['ttft_s'] / 1e9:.1f} GFLOP/s, TTFT 4 s needs {flops / 4 / 1e9:.1f}"
+        if hf:
+            out.append(Figure("llamacpp", f"{name}: prefill, llama.cpp", lc["prefill_tokens_per_s"], "tok/s", f"transformers ({hf['dtype']}, same file)", hf["prefill_tokens_per_s"], ratio(lc["prefill_tokens_per_s"], hf["prefill_tokens_per_s"]), note=note))
+            out.append(Figure("llamacpp", f"{name}: TTFT, llama.cpp", lc["ttft_s"], "s", "transformers, same file", hf["ttft_s"], ratio(lc["ttft_s"], hf["ttft_s"]), ttft_target, ttft_met))
+        else:
+            out.append(Figure("llamacpp", f"{name}: prefill, llama.cpp", lc["prefill_tokens_per_s"], "tok/s", note=note))
+            out.append(Figure("llamacpp", f"{name}: TTFT, llama.cpp", lc["ttft_s"], "s", target=ttft_target, met=ttft_met))
         share = ratio(lc["decode_tokens_per_s"], lc["bound_tokens_per_s"])
         bound_met = share >= 0.6 if "0.6B" in name and "Q8_0" in name else None
         out.append(Figure(
             "llamacpp", f"{name}: decode, llama.cpp", lc["decode_tokens_per_s"], "tok/s", f"bandwidth bound ({f['weight_bytes'] / 1e9:.2f} GB of weights)", lc["bound_tokens_per_s"], share,
             "≥ 0.6 of bound (Qwen3-0.6B Q8_0)" if bound_met is not None else "", bound_met, f"{g['bandwidth_gb_per_s']:.1f} GB/s measured",
         ))
-        out.append(Figure(
-            "llamacpp", f"{name}: decode, transformers", hf["decode_tokens_per_s"], "tok/s", f"bandwidth bound ({hf['dtype']} weights)", hf["bound_tokens_per_s"], ratio(hf["decode_tokens_per_s"], hf["bound_tokens_per_s"]),
-            note=f"llama.cpp is {ratio(lc['decode_tokens_per_s'], hf['decode_tokens_per_s']):.1f}× faster at decode, {ratio(hf['ttft_s'], lc['ttft_s']):.1f}× at TTFT",
-        ))
+        if b:
+            alone = b["decode_only_tokens_per_s_after_prompt"]
+            out.append(Figure(
+                "llamacpp", f"{name}: llama_decode alone after the prompt (no sampling)", alone, "tok/s", "bandwidth bound", lc["bound_tokens_per_s"], ratio(alone, lc["bound_tokens_per_s"]),
+                note=f"after a one-token prompt {b['decode_only_tokens_per_s_after_one_token']:.2f} tok/s "
+                f"({ratio(b['decode_only_tokens_per_s_after_one_token'], lc['bound_tokens_per_s']):.2f} of bound); our sampler {b['sampler_ms_per_token']:.1f} ms per token",
+            ))
+        if hf:
+            out.append(Figure(
+                "llamacpp", f"{name}: decode, transformers", hf["decode_tokens_per_s"], "tok/s", f"bandwidth bound ({hf['dtype']} weights)", hf["bound_tokens_per_s"], ratio(hf["decode_tokens_per_s"], hf["bound_tokens_per_s"]),
+                note=f"llama.cpp is {ratio(lc['decode_tokens_per_s'], hf['decode_tokens_per_s']):.1f}× faster at decode, {ratio(hf['ttft_s'], lc['ttft_s']):.1f}× at TTFT",
+            ))
     if "sweep" in g:
         s = g["sweep"]
         out.append(Figure(
             "llamacpp", f"{s['file']}: sweep {s['settings']}×{s['samples']} rows × {s['max_new_tokens']} tokens, shared prefill", s["batched_s"], "s",
             "one generate per row (fresh prefill)", s["sequential_s"], s["speedup"], "≥ 8× faster", s["speedup"] >= 8,
-            f"ratio = speed-up; reference = median of {len(s['sequential_row_times_s'])} timed rows × {s['rows']}{suffix}",
+            f"ratio = speed-up; reference = median of {len(s['sequential_row_times_s'])} timed rows × {s['rows']}; batch: prefill "
+            f"{s['batched_prefill_s']:.1f} s then {s['batched_decode_tokens_per_s']:.1f} tok/s over all rows; one row: TTFT "
+            f"{s['row_ttft_s']:.1f} s then {s['row_decode_tokens_per_s']:.1f} tok/s{suffix}",
         ))
     return out
 

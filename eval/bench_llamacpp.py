@@ -152,7 +152,9 @@ def time_generation(generator, messages, decode_tokens: int, repeat: int) -> dic
 
 def time_sweep(generator, messages, settings: int, samples: int, max_new_tokens: int, reference_rows: int) -> dict[str, Any]:
     """`generate_many` over settings × samples rows against one `generate` per row (fresh prefill each), the
-    latter timed on `reference_rows` rows spread over the grid and scaled to all rows."""
+    latter timed on `reference_rows` rows spread over the grid and scaled to all rows. Also splits each side
+    into prefill (time to the first token) and decode (tokens per second after it, all rows together for the
+    batch), which is what the speed-up is made of."""
     from eval.bench_sweep import sweep_rows
 
     rows, seeds = sweep_rows(settings, samples, max_new_tokens)
@@ -165,18 +167,54 @@ def time_sweep(generator, messages, settings: int, samples: int, max_new_tokens:
     if short:
         raise RuntimeError(f"generate_many: {len(short)} rows stopped early; the comparison needs full rows")
     picks = sorted({round(i * (len(rows) - 1) / max(1, reference_rows - 1)) for i in range(reference_rows)})
-    row_times = []
+    row_times, row_ttft, row_decode = [], [], []
     for i in picks:
         _fresh(generator)
         start = time.perf_counter()
-        generator.generate(messages, rows[i])
+        g = generator.generate(messages, rows[i])
         row_times.append(time.perf_counter() - start)
+        row_ttft.append(g.ttft_ms / 1000)
+        row_decode.append((g.new_tokens - 1) / ((g.generate_ms - g.ttft_ms) / 1000))
     sequential_s = statistics.median(row_times) * len(rows)
+    batch_prefill_s = min(g.ttft_ms for g in many) / 1000  # the first row's first token: prompt evaluated once
     return {
         "rows": len(rows), "settings": settings, "samples": samples, "max_new_tokens": max_new_tokens,
         "batched_s": batched_s, "sequential_row_times_s": row_times, "sequential_s": sequential_s,
         "speedup": sequential_s / batched_s,
+        "batched_prefill_s": batch_prefill_s,
+        "batched_decode_tokens_per_s": sum(g.new_tokens for g in many) / (batched_s - batch_prefill_s),
+        "row_ttft_s": statistics.median(row_ttft), "row_decode_tokens_per_s": statistics.median(row_decode),
     }
+
+
+def decode_breakdown(generator, messages, tokens: int) -> dict[str, Any]:
+    """Where a llama.cpp decode step's time goes: `llama_decode` of one token alone (no sampling) after the RAG
+    prompt and after a one-token prompt (the difference is attention over the prompt's KV cache), and our
+    sampler (the default settings) on one step's logits."""
+    from rag.config import SamplingParams as Params
+
+    ids = generator.tokenize(generator.render_prompt(messages, False))
+    lib, llm = generator._lib, generator._loaded.llm
+    out: dict[str, Any] = {"tokens": tokens, "n_params": int(lib.llama_model_n_params(llm.model))}
+    with generator._loaded.lock:
+        generator._use_threads()
+        for name, prompt in (("after_prompt", ids), ("after_one_token", ids[:1])):
+            generator._loaded.prompt_ids = None
+            llm.reset()
+            llm.eval(prompt)
+            start = time.perf_counter()
+            for i in range(tokens):
+                llm.eval([ids[i % len(ids)]])
+            out[f"decode_only_tokens_per_s_{name}"] = tokens / (time.perf_counter() - start)
+        logits = generator._logits().copy()
+        chain = generator._sampler(Params())
+        start = time.perf_counter()
+        for _ in range(tokens):
+            generator._sample(chain, logits)
+        out["sampler_ms_per_token"] = (time.perf_counter() - start) * 1000 / tokens
+        lib.llama_sampler_free(chain)
+        generator._loaded.prompt_ids = None  # the context no longer holds a prompt
+    return out
 
 
 def _summary(t: dict[str, Any]) -> str:
@@ -195,8 +233,9 @@ def bench_llamacpp(
     threads: int | None,
     log: Callable[[str], None] = print,
     sweep_tokens: int = SWEEP_TOKENS,
+    with_transformers: bool = True,
 ) -> dict[str, Any]:
-    """Every file × engine measurement; returns a JSON-able dict."""
+    """Every file × engine measurement (`with_transformers` False: llama.cpp only); returns a JSON-able dict."""
     import torch
 
     from rag.generators.llamacpp_lm import LlamaCppGenerator, default_threads
@@ -223,12 +262,20 @@ def bench_llamacpp(
         entry["llamacpp"] = time_generation(llama, messages, decode_tokens, repeat)
         entry["llamacpp"]["bound_tokens_per_s"] = bandwidth_gbs * 1e9 / weight_bytes
         log(f"llamacpp: {label}: llama.cpp {_summary(entry['llamacpp'])}; bound {entry['llamacpp']['bound_tokens_per_s']:.1f} tok/s")
+        entry["breakdown"] = b = decode_breakdown(llama, messages, max(decode_tokens, 8))
+        log(f"llamacpp: {label}: llama_decode alone {b['decode_only_tokens_per_s_after_prompt']:.2f} tok/s after the prompt, "
+            f"{b['decode_only_tokens_per_s_after_one_token']:.2f} after one token; sampler {b['sampler_ms_per_token']:.1f} ms/token")
         if label.endswith("Q8_0"):
             sizes = (3, 2, 4, 2) if quick else (SWEEP_SETTINGS, SWEEP_SAMPLES, sweep_tokens, 3)
             log(f"llamacpp: {label}: sweep {sizes[0]}×{sizes[1]} rows × {sizes[2]} tokens, shared prefill vs one call per row")
             out["sweep"] = {"file": label, **time_sweep(llama, messages, *sizes)}
             s = out["sweep"]
-            log(f"llamacpp: {label}: sweep {s['batched_s']:.1f} s shared vs {s['sequential_s']:.1f} s one call per row ({s['speedup']:.1f}×)")
+            log(f"llamacpp: {label}: sweep {s['batched_s']:.1f} s shared vs {s['sequential_s']:.1f} s one call per row ({s['speedup']:.1f}×); "
+                f"batch: prefill {s['batched_prefill_s']:.1f} s, decode {s['batched_decode_tokens_per_s']:.1f} tok/s; one row: "
+                f"TTFT {s['row_ttft_s']:.1f} s, decode {s['row_decode_tokens_per_s']:.1f} tok/s")
+        if not with_transformers:
+            out["files"].append(entry)
+            continue
         log(f"llamacpp: {label}: transformers (loads the GGUF de-quantised) TTFT and decode ({repeat} runs)")
         hf = TransformersGenerator(str(path), dtype="auto")
         entry["transformers"] = time_generation(hf, rag_messages_k(index, hf, 5), decode_tokens, repeat)

@@ -17,7 +17,7 @@ A config file (YAML or TOML, read with `rag.config.read_config_file`) has these 
     seed: 0                          # base seed; each sample's seed derives from (question, setting, index)
     closed_book: true                # control: the baseline sampling with no sources
     limit: null                      # only the first N questions
-    max_batch: 64                    # rows decoded together by the batched sampler
+    max_batch: 64                    # most rows per generate_many call (decoded together)
     concurrency: 1                   # openai backend: requests in flight at once (a server with parallel slots)
     retries: 3                       # openai backend: retries of a request after a time-out, 429 or 5xx
     n_per_request: 0                 # openai backend: samples per request (0 = all n of a cell; llama-server: 1)

@@ -29,6 +29,7 @@ EXPECTED = {
         "tiny random Qwen3 Q8_0: TTFT, llama.cpp",
         "tiny random Qwen3 Q8_0: decode, llama.cpp",
         "tiny random Qwen3 Q8_0: decode, transformers",
+        "tiny random Qwen3 Q8_0: llama_decode alone after the prompt",
         "tiny random Qwen3 F16: decode, llama.cpp",
         "tiny random Qwen3 Q8_0: sweep",
     ],
@@ -69,3 +70,22 @@ def test_bad_arguments_exit_2(capsys):
     assert main(["--quick", "--scales", "ten"]) == 2
     assert "--scales" in capsys.readouterr().err
     assert main(["--quick", "--sections", "memory,gpu"]) == 2
+
+
+def test_llamacpp_only_rows_judge_the_targets_without_a_transformers_reference():
+    """`--llamacpp-only` leaves the transformers measurements out; the llama.cpp rows still carry their targets,
+    the prefill's compute rate and the decode breakdown."""
+    from eval.bench import figures_from
+
+    lc = {"prompt_tokens": 1000, "ttft_s": 50.0, "prefill_tokens_per_s": 20.0, "decode_tokens_per_s": 3.0, "bound_tokens_per_s": 10.0}
+    breakdown = {"n_params": 600_000_000, "decode_only_tokens_per_s_after_prompt": 4.0,
+                 "decode_only_tokens_per_s_after_one_token": 5.0, "sampler_ms_per_token": 1.0}
+    raw = {"llamacpp": {"threads": 1, "bandwidth_gb_per_s": 6.0, "files": [
+        {"file": "random Qwen3-0.6B shape Q8_0", "weight_bytes": 600_000_000, "llamacpp": lc, "breakdown": breakdown}]}}
+    figures = {f.name.split(": ", 1)[1]: f for f in figures_from(raw, quick=False)}
+    assert not any("transformers" in name for name in figures)
+    assert figures["TTFT, llama.cpp"].met is False and figures["decode, llama.cpp"].met is False
+    assert figures["decode, llama.cpp"].ratio == 0.3
+    assert "prefill at 24.0 GFLOP/s, TTFT 4 s needs 300.0" in figures["prefill, llama.cpp"].note  # 2 × 6e8 × 1000 FLOPs
+    alone = figures["llama_decode alone after the prompt (no sampling)"]
+    assert alone.ratio == 0.4 and "0.50 of bound" in alone.note

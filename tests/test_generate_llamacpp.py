@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -262,7 +263,7 @@ def test_repetition_penalty_covers_the_prompt_like_transformers(gen: LlamaCppGen
 # ---- shared prefill ---------------------------------------------------------------------------------------
 
 
-def test_generate_many_rows_equal_one_call_per_row(gen: LlamaCppGenerator) -> None:
+def test_generate_many_decodes_rows_in_one_multi_sequence_batch_reproducibly(gen: LlamaCppGenerator) -> None:
     rows = [
         _sample(temperature=0.7, top_p=0.8, seed=11),
         _sample(temperature=1.0, top_p=0.95, top_k=0, seed=12),
@@ -272,11 +273,45 @@ def test_generate_many_rows_equal_one_call_per_row(gen: LlamaCppGenerator) -> No
         _sample(temperature=1.0, min_p=0.1, seed=16, max_new_tokens=20),
     ]
     many = gen.generate_many(MESSAGES, rows)
-    single = [gen.generate(MESSAGES, r) for r in rows]
-    assert [(g.answer, g.thinking, g.truncated, g.new_tokens) for g in many] == [
-        (g.answer, g.thinking, g.truncated, g.new_tokens) for g in single
-    ]
-    assert many[3] is many[4]  # equal greedy rows are decoded once
+    assert many[3] is many[4] and {g.batch_rows for g in many} == {5}  # equal greedy rows are decoded once
+    assert gen._loaded.sweep is not None and gen._loaded.sweep.n_seq >= 6  # the prompt's sequence + 5 rows
+    assert [g.new_tokens for g in many] == [12, 12, 12, 6, 6, 20] and all(g.truncated for g in many)
+    again = gen.generate_many(MESSAGES, rows)
+    assert [(g.answer, g.new_tokens) for g in again] == [(g.answer, g.new_tokens) for g in many]  # seeds reproduce
+    other = gen.generate_many(MESSAGES, [_sample(temperature=0.7, top_p=0.8, seed=99)])[0]
+    assert other.answer != many[0].answer
+    # Greedy rows are the argmax path, batched or not.
+    assert many[3].answer == gen.generate(MESSAGES, rows[3]).answer
+
+
+def test_generate_many_rows_follow_the_distribution_of_one_call_per_row(gen: LlamaCppGenerator) -> None:
+    """Two-sample chi-square on whole 3-token answers: 300 rows of one batch against 300 single calls (other
+    seeds, so equal numbers are not taken for granted); the batch decodes tokens 2 and 3 of every row together."""
+    from collections import Counter
+
+    params = _sample(temperature=1.5, top_k=3, top_p=1.0, max_new_tokens=3)
+    n = 300
+    batched = Counter(g.answer for g in gen.generate_many(MESSAGES, [replace(params, seed=s) for s in range(n)]))
+    single = Counter(gen.generate(MESSAGES, replace(params, seed=n + s)).answer for s in range(n))
+    assert len(batched) >= 8, "the test needs spread-out answers"
+    common = [a for a in batched.keys() | single.keys() if batched[a] + single[a] >= 10]
+    table = np.array([[batched[a] for a in common] + [n - sum(batched[a] for a in common)],
+                      [single[a] for a in common] + [n - sum(single[a] for a in common)]])
+    table = table[:, table.sum(axis=0) > 0]
+    assert stats.chi2_contingency(table).pvalue > 1e-3
+
+
+def test_rows_beyond_the_kv_budget_are_decoded_in_waves_from_one_prefill(gen: LlamaCppGenerator, monkeypatch) -> None:
+    import rag.generators.llamacpp_lm as llamacpp_lm
+
+    rows = [_sample(temperature=0.9, seed=s, max_new_tokens=8) for s in range(5)]
+    prompt = len(gen.tokenize(gen.render_prompt(MESSAGES, False)))
+    planned, plan = [], llamacpp_lm._waves
+    monkeypatch.setattr(llamacpp_lm, "_waves", lambda *args: planned.append(plan(*args)) or planned[-1])
+    monkeypatch.setattr(llamacpp_lm, "MAX_SWEEP_CELLS", prompt + 2 * 8)  # the prompt and two rows' budgets
+    out = gen.generate_many(MESSAGES, rows)
+    assert planned == [[[0, 1], [2, 3], [4]]]
+    assert [g.new_tokens for g in out] == [8] * 5 and len({g.answer for g in out}) == 5
 
 
 def test_generate_many_rejects_mixed_thinking_modes(gen: LlamaCppGenerator) -> None:
@@ -372,7 +407,6 @@ def test_a_sweep_samples_each_prompt_from_one_prefill_and_records_the_engine(
     tiny_qwen_gguf: Path, tmp_path: Path, corpus_dir: Path, corpus_index_dir: Path, corpus_index
 ) -> None:
     import json
-    from dataclasses import replace
 
     from eval.config import load_eval_config
     from eval.records import read_jsonl, sample_seed
@@ -393,17 +427,17 @@ def test_a_sweep_samples_each_prompt_from_one_prefill_and_records_the_engine(
     assert sorted({r["batch_rows"] for r in records}) == [2, 8]
     meta = json.loads((result.run_dir / "run.json").read_text())
     assert meta["backends"] == {str(tiny_qwen_gguf): "llamacpp"} and meta["backend"] == "auto"
-    # Each record is what one generate call with the record's seed gives.
+    # The closed-book records are what generate_many gives for that prompt's rows with the records' seeds.
     from eval.grid import expand_grid
     from rag.prompt import build_messages
 
-    r = next(r for r in records if r["prompt"] == "closed_book")
-    cell = next(c for c in expand_grid(config).cells if c.id == r["setting_id"])
-    assert r["seed"] == sample_seed(config.seed, r["question_id"], r["sample"])
-    question = next(q for q in json.loads("[" + ",".join((result.run_dir / "questions.jsonl").read_text().split("\n")[:-1]) + "]") if q["id"] == r["question_id"])
+    mine = [r for r in records if r["prompt"] == "closed_book" and r["question_id"] == records[0]["question_id"]]
+    cell = next(c for c in expand_grid(config).cells if c.id == mine[0]["setting_id"])
+    assert [r["seed"] for r in mine] == [sample_seed(config.seed, r["question_id"], r["sample"]) for r in mine]
+    question = next(q for q in json.loads("[" + ",".join((result.run_dir / "questions.jsonl").read_text().split("\n")[:-1]) + "]") if q["id"] == mine[0]["question_id"])
     messages = build_messages(question["question"], [], "closed_book", generator=generator, max_new_tokens=cell.sampling.max_new_tokens).messages
-    single = generator.generate(messages, replace(cell.sampling, seed=r["seed"]))
-    assert (single.answer, single.new_tokens) == (r["answer"], r["new_tokens"])
+    again = generator.generate_many(messages, [replace(cell.sampling, seed=r["seed"]) for r in mine])
+    assert [(g.answer, g.new_tokens) for g in again] == [(r["answer"], r["new_tokens"]) for r in mine]
 
 
 # ---- a real model -------------------------------------------------------------------------------------------

@@ -8,10 +8,14 @@ repetition penalty over the whole context (prompt included), temperature, top-k,
 seeded with the request's seed — or the penalty then argmax at temperature 0, so a setting means the same on
 both in-process backends.
 
-The context holds the last prompt's KV cache and its next-token logits. A request with the same prompt token
-for token starts from them without a second prefill, which is how `generate_many` serves every setting and
-sample of one prompt from a single prefill; a row's tokens are the same whether it was produced that way or
-by its own `generate` call (the same seed gives the same answer either way).
+The context holds the last prompt's KV cache and its next-token logits; a `generate` call with the same
+prompt token for token starts from them without a second prefill. `generate_many` (sweeps) uses a second
+context on the same weights with one unified KV cache for many sequences: the prompt is evaluated once as
+sequence 0, `llama_memory_seq_cp` makes every row a sequence sharing those KV cells (no copy), and all
+unfinished rows are decoded together, one `llama_decode` of one token per row each step, each row sampled by
+its own sampler chain with its own seed. A batched step computes the same function as a single-row one but
+may round differently, so a row's tokens follow the same distribution as its own `generate` call's without
+being guaranteed equal to them token for token.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ INSTALL_HINT = 'pip install -e ".[llamacpp]"'
 # The KV cache is allocated (and zeroed) for the whole context up front, so it is capped: 8192 tokens hold
 # the default RAG prompt (~1,600 tokens) with room for 1,024 tokens of thinking several times over.
 MAX_CONTEXT = 8192
+# Cells of the sweep context's unified KV cache: the prompt once plus every row's token budget. Rows beyond it
+# are decoded in further waves from the same prefill (16,384 cells of Qwen3-0.6B at F16 are 1.8 GB).
+MAX_SWEEP_CELLS = 16384
 _UINT32_SEEDS = 0xFFFFFFFF  # llama.cpp treats seed 0xFFFFFFFF as "random": seeds are taken modulo it
 
 
@@ -73,6 +80,16 @@ def default_threads() -> int:
 
 
 @dataclass
+class _SweepContext:
+    """A llama.cpp context for `generate_many`: `n_ctx` KV cells shared by up to `n_seq` sequences."""
+
+    ctx: Any  # llama_context_p
+    n_ctx: int
+    n_seq: int
+    n_batch: int
+
+
+@dataclass
 class _Loaded:
     """A loaded model with its context, and the prompt whose KV cache that context currently holds."""
 
@@ -82,6 +99,7 @@ class _Loaded:
     prompt_ids: list[int] | None = None
     prompt_logits: Any = None  # numpy float32 [n_vocab]: the next-token logits after the prompt
     sha256: str | None = None
+    sweep: _SweepContext | None = None
 
 
 _MODELS: dict[tuple[str, int], _Loaded] = {}
@@ -133,6 +151,10 @@ def _close_models() -> None:
     interpreter shutdown they may be gone already, and it prints an ignored TypeError per model)."""
     with _MODELS_LOCK:
         for loaded in _MODELS.values():
+            if loaded.sweep is not None:
+                import llama_cpp
+
+                llama_cpp.llama_free(loaded.sweep.ctx)
             loaded.llm.close()
         _MODELS.clear()
 
@@ -391,32 +413,150 @@ class LlamaCppGenerator:
         )
 
     def generate_many(self, messages: list[dict[str, str]], rows: Sequence[SamplingParams]) -> list[Generation]:
-        """One answer per row of settings (seed included) for the same messages, from a single prefill.
+        """One answer per row of settings (seed included) for the same messages: one prefill, then every row
+        decoded together in llama.cpp's multi-sequence batch (see the module docstring).
 
         All rows must share the thinking mode (it changes the prompt). Rows that must give the same tokens —
-        greedy rows with equal settings, or equal settings with equal seeds — are decoded once. `ttft_ms` is a
-        row's own (from the call's start); `generate_ms` is the whole call's, shared by its `batch_rows` rows."""
+        greedy rows with equal settings, or equal settings with equal seeds — are decoded once. `ttft_ms` is
+        when a row's first token was sampled; `generate_ms` is the whole call's, shared by its `batch_rows`
+        decoded rows."""
         if not rows:
             return []
         check_one_thinking_mode(rows)
         ids, started_in_thinking = self._prompt(messages, rows[0].thinking, max(r.max_new_tokens for r in rows))
-        done: dict[SamplingParams, tuple] = {}
+        keys = [dataclasses.replace(p, seed=0) if p.greedy else p for p in rows]
+        decoded = list({key: p for key, p in zip(keys, rows)}.values())
         with self._loaded.lock:
-            self._use_threads()
             t0 = time.perf_counter()
-            self._prefill(ids)
-            for params in rows:
-                key = dataclasses.replace(params, seed=0) if params.greedy else params
-                if key not in done:
-                    pieces: list[str] = []
-                    kept, ended, first_at = self._decode_row(ids, params, pieces.append, None)
-                    done[key] = ("".join(pieces), ended, len(kept), first_at)
+            outputs = self._decode_together(ids, decoded)
         t_end = time.perf_counter()
         generations = {
             key: to_generation(
                 split_thinking(text, started_in_thinking=started_in_thinking), ended=ended, new_tokens=new_tokens,
-                ttft_ms=((first_at or t_end) - t0) * 1000, generate_ms=(t_end - t0) * 1000, batch_rows=len(rows),
+                ttft_ms=(first_at - t0) * 1000, generate_ms=(t_end - t0) * 1000, batch_rows=len(decoded),
             )
-            for key, (text, ended, new_tokens, first_at) in done.items()
+            for key, (text, ended, new_tokens, first_at) in zip(dict.fromkeys(keys), outputs)
         }
-        return [generations[dataclasses.replace(p, seed=0) if p.greedy else p] for p in rows]
+        return [generations[key] for key in keys]
+
+    def _sweep_context(self, n_ctx: int, n_seq: int) -> _SweepContext:
+        """The model's sweep context, (re)made when the one it has is smaller than asked. Its settings are the
+        main context's (KV cache types, attention kernel), with a unified KV cache for `n_seq` sequences."""
+        lib, loaded = self._lib, self._loaded
+        old = loaded.sweep
+        if old is not None and old.n_ctx >= n_ctx and old.n_seq >= n_seq:
+            return old
+        if old is not None:
+            n_ctx, n_seq = max(n_ctx, old.n_ctx), max(n_seq, old.n_seq)
+            loaded.sweep = None
+            lib.llama_free(old.ctx)
+        params = lib.llama_context_params.from_buffer_copy(loaded.llm.context_params)
+        n_batch = max(int(params.n_batch), n_seq)  # a prompt chunk, or one token of every sequence
+        params.n_ctx, params.n_seq_max, params.kv_unified = n_ctx, n_seq, True
+        params.n_batch = params.n_ubatch = n_batch
+        ctx = lib.llama_init_from_model(loaded.llm.model, params)
+        if not ctx:
+            raise UserError(
+                f"llama.cpp could not make a {n_ctx}-token context for {n_seq} sequences of {Path(self.path).name} "
+                "(out of memory?); lower max_batch or max_new_tokens in the sweep config"
+            )
+        loaded.sweep = _SweepContext(ctx=ctx, n_ctx=int(lib.llama_n_ctx(ctx)), n_seq=n_seq, n_batch=n_batch)
+        return loaded.sweep
+
+    def _decode_together(self, ids: list[int], rows: list[SamplingParams]) -> list[tuple[str, bool, int, float]]:
+        """(text, ended by a stop token, tokens kept, when its first token came) for every row: the prompt
+        evaluated once as sequence 0, then the rows in waves that fit MAX_SWEEP_CELLS, each wave's rows copied
+        from sequence 0 (shared KV cells) and decoded one token per row per `llama_decode`."""
+        import numpy as np
+
+        lib = self._lib
+        waves = _waves(len(ids), [r.max_new_tokens for r in rows], MAX_SWEEP_CELLS, lib.llama_max_parallel_sequences() - 1)
+        cells = len(ids) + max(sum(rows[i].max_new_tokens for i in wave) for wave in waves)
+        sweep = self._sweep_context(cells, 1 + max(len(wave) for wave in waves))
+        ctx, mem = sweep.ctx, lib.llama_get_memory(sweep.ctx)
+        lib.llama_memory_clear(mem, True)
+        lib.llama_set_n_threads(ctx, self.n_threads, self.n_threads)
+        batch = lib.llama_batch_init(sweep.n_batch, 0, 1)
+        out: list[tuple[str, bool, int, float]] = [("", False, 0, 0.0)] * len(rows)
+        try:
+            for start in range(0, len(ids), sweep.n_batch):
+                piece = ids[start : start + sweep.n_batch]
+                _fill(batch, [(t, start + j, 0, start + j == len(ids) - 1) for j, t in enumerate(piece)])
+                _decode(lib, ctx, batch)
+            prompt_logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(ctx, -1), shape=(self.n_vocab,)).copy()
+            for wave in waves:
+                seqs = {row: s for s, row in enumerate(wave, start=1)}
+                for s in seqs.values():
+                    lib.llama_memory_seq_cp(mem, 0, s, -1, -1)
+                chains = {row: self._sampler(rows[row]) for row in wave}
+                kept: dict[int, list[int]] = {row: [] for row in wave}
+                ended: set[int] = set()
+                first_at: dict[int, float] = {}
+                try:
+                    for row in wave:
+                        if rows[row].repetition_penalty != 1.0:
+                            for token in ids:
+                                lib.llama_sampler_accept(chains[row], token)
+                    active, step = list(wave), 0
+                    while active:
+                        going = []
+                        for slot, row in enumerate(active):
+                            logits = prompt_logits if step == 0 else np.ctypeslib.as_array(
+                                lib.llama_get_logits_ith(ctx, slot), shape=(self.n_vocab,))
+                            token = self._sample(chains[row], logits)
+                            first_at.setdefault(row, time.perf_counter())
+                            if lib.llama_vocab_is_eog(self._vocab, token):
+                                ended.add(row)
+                            else:
+                                kept[row].append(token)
+                                if len(kept[row]) < rows[row].max_new_tokens:
+                                    going.append((row, token))
+                        if not going:
+                            break
+                        _fill(batch, [(token, len(ids) + step, seqs[row], True) for row, token in going])
+                        _decode(lib, ctx, batch)
+                        active, step = [row for row, _ in going], step + 1
+                finally:
+                    for chain in chains.values():
+                        lib.llama_sampler_free(chain)
+                    for s in seqs.values():
+                        lib.llama_memory_seq_rm(mem, s, -1, -1)
+                for row in wave:
+                    stream = self.text_stream()
+                    text = "".join(stream.feed(t) for t in kept[row]) + stream.flush()
+                    out[row] = (text, row in ended, len(kept[row]), first_at[row])
+        finally:
+            lib.llama_batch_free(batch)
+        return out
+
+
+def _waves(prompt_tokens: int, budgets: list[int], max_cells: int, max_rows: int) -> list[list[int]]:
+    """Rows (by index, in order) grouped so that the prompt plus a group's token budgets fit `max_cells` KV
+    cells and a group has at most `max_rows` rows; a row never waits for a later group."""
+    waves: list[list[int]] = []
+    cells = max_cells + 1
+    for i, budget in enumerate(budgets):
+        if waves and len(waves[-1]) < max_rows and cells + budget <= max_cells:
+            waves[-1].append(i)
+            cells += budget
+        else:
+            waves.append([i])
+            cells = prompt_tokens + budget
+    return waves
+
+
+def _fill(batch: Any, tokens: list[tuple[int, int, int, bool]]) -> None:
+    """Put (token, position, sequence, wants logits) entries into a llama_batch made by llama_batch_init."""
+    batch.n_tokens = len(tokens)
+    for j, (token, pos, seq, logits) in enumerate(tokens):
+        batch.token[j] = token
+        batch.pos[j] = pos
+        batch.n_seq_id[j] = 1
+        batch.seq_id[j][0] = seq
+        batch.logits[j] = logits
+
+
+def _decode(lib: Any, ctx: Any, batch: Any) -> None:
+    status = lib.llama_decode(ctx, batch)
+    if status != 0:
+        raise RuntimeError(f"llama_decode failed with status {status} on a batch of {batch.n_tokens} tokens")
