@@ -172,8 +172,9 @@ def test_second_user_sees_a_queue_position_and_a_stopped_answer_frees_the_model(
     for page in (first, second):
         page.goto(tiny_url)
         page.wait_for_selector("#question textarea", timeout=TIMEOUT_MS)
-    # A long generation: with seed 1 the tiny model writes all 1000 tokens for this question (no early EOS).
-    for name, value in (("max-new-tokens", "1000"), ("seed", "1")):
+    # A long generation: with seed 1 the tiny model writes all 2500 tokens for this question (no early EOS),
+    # 10-30 s of decoding, so Stop lands while it runs even when the browser is slow on a loaded machine.
+    for name, value in (("max-new-tokens", "2500"), ("seed", "1")):
         first.locator(f"#set-{name} input[type=number]").fill(value)
         first.locator(f"#set-{name} input[type=number]").press("Enter")
     _ask(first, "LaMDA 是哪一年发布的？")
