@@ -1,6 +1,6 @@
 """`python -m eval.run`: a parameter sweep over the gold QA set, cached, resumable, then its report.
 
-    python -m eval.run --config eval/configs/nightly.yaml [--limit N] [--model M] [--backend B] [--qa PATH] [--out DIR]
+    python -m eval.run --config eval/configs/nightly.yaml [--split dev|heldout] [--limit N] [--model M] [--backend B] [--qa PATH] [--out DIR]
 
 Per question: retrieve once per retrieval setting, build the prompt once per (retrieval, template, thinking),
 then produce every sampling cell × n samples of that prompt together — one shared-prefill batch with per-row
@@ -147,6 +147,11 @@ def model_revision(generator: Any) -> str:
 
 def load_questions(config: EvalConfig) -> list[QAItem]:
     items = load_qa(config.qa, config.index.corpus)
+    if config.split:
+        items = [item for item in items if item.split == config.split]
+        if not items:
+            raise UserError(f"{config.qa} has no questions with split {config.split!r}; mark items with "
+                            '"split": "dev" or "heldout", or leave the split out')
     return items[: config.limit] if config.limit else items
 
 
@@ -546,6 +551,7 @@ def _record(p: PendingSample, job: PromptJob, produced: Produced, commit: str) -
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineArgumentParser(prog="python -m eval.run", description=__doc__.split("\n")[0])
     parser.add_argument("--config", required=True, help="sweep config (.yaml/.yml/.toml), e.g. eval/configs/smoke.yaml")
+    parser.add_argument("--split", choices=("dev", "heldout"), help="only the questions of this part of the QA set")
     parser.add_argument("--limit", type=int, help="only the first N questions of the QA set")
     parser.add_argument("--model", help="sweep this model instead of the config's models (Hub id, alias or path)")
     parser.add_argument("--backend", choices=BACKENDS, help="override the backend")
@@ -567,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
         return args
     try:
         config = load_eval_config(args.config).with_overrides(
-            limit=args.limit, backend=args.backend, base_url=args.base_url, qa=args.qa, concurrency=args.concurrency,
+            split=args.split, limit=args.limit, backend=args.backend, base_url=args.base_url, qa=args.qa, concurrency=args.concurrency,
             n_per_request=args.n_per_request,
             models=(args.model,) if args.model else None,
         )
