@@ -32,7 +32,7 @@ _DEFINITION = re.compile(
     r"|\bwhat does .* (?:mean|stand for)\b|\bdefine\b|\bmeaning of\b",
     re.I,
 )
-_NAME = re.compile(r"谁|哪家|哪个|哪些|哪款|哪一|什么(?:公司|机构|团队|方法|模型|技术|机制|架构)|\bwho\b|\bwhich\b|\bwhat (?:company|method|model|technique|mechanism|architecture|kind)\b", re.I)
+_NAME = re.compile(r"谁|哪[一二两三四五六七八九十几]?[家位款种]|哪个|哪些|哪款|哪一|什么(?:公司|机构|团队|方法|模型|技术|机制|架构)|\bwho\b|\bwhich\b|\bwhat (?:company|method|model|technique|mechanism|architecture|kind)\b", re.I)
 
 # Words that frame a question or point at the reports rather than name what is asked.
 FRAMING_WORDS = frozenset(
