@@ -29,12 +29,14 @@ from rag.glossary import CURATED_ALIASES, expand_query
 from rag.prompt import DEFAULT_CONTEXT_WINDOW, REFUSALS, detect_language, estimate_tokens, read_prompt
 from rag.sentences import Sentence, split_sentences
 from rag.types import Generation
+from rag.values import find_values
 
 NAME_WEIGHT = 3.0
 NUMBER_WEIGHT = 2.0
 WORD_WEIGHT = 1.0
 ANSWER_TYPE_BONUS = 1.5  # × when the question asks how many/when and the sentence holds a size/year
 SECOND_SENTENCE_RATIO = 0.8  # a second sentence is added when it scores at least this share of the best
+CONFLICT_RATIO = 0.5  # …or when it states another value of the asked kind and scores at least this share
 SUBJECT_BONUS = 1.5  # × when a named model opens the sentence: the sentence is about it
 
 STOP_WORDS = frozenset(
@@ -145,7 +147,28 @@ def extract_answer(question: str, sources: dict[int, str]) -> str:
         if c.n != chosen[0].n:
             chosen.append(c)
             break
+    if len(chosen) == 1 and verdict.analysis.asks_value:
+        conflict = _conflicting(chosen[0], candidates, verdict.analysis.answer_type, q)
+        if conflict is not None:
+            chosen.append(conflict)
     return " ".join(_cite(_shorten(c.sentence, q), c.n) for c in chosen)
+
+
+def _conflicting(best: _Candidate, candidates: list[_Candidate], answer_type: str, q: _Question) -> _Candidate | None:
+    """The best candidate from another source that states a different value of the asked kind than `best`
+    (the reports disagree: both are quoted), or None."""
+    kinds = {"date": ("date",)}.get(answer_type, ("size", "count"))
+
+    def values(c: _Candidate) -> set:
+        return {v.amount for v in find_values(_shorten(c.sentence, q)) if v.claim and v.kind in kinds}
+
+    mine = values(best)
+    for c in candidates[1:]:
+        if c.n != best.n and c.score >= CONFLICT_RATIO * best.score:
+            theirs = values(c)
+            if mine and theirs and not (mine & theirs):
+                return c
+    return None
 
 
 def _shorten(sentence: Sentence, q: _Question) -> str:
