@@ -21,7 +21,7 @@ from typing import Iterable
 
 from rag.aliases import Aliases
 from rag.glossary import CURATED_ALIASES
-from rag.query import QueryAnalysis, analyze
+from rag.query import KIND_WORDS, QueryAnalysis, analyze
 from rag.sentences import Sentence, split_sentences
 from rag.values import find_values
 
@@ -80,7 +80,8 @@ def supports(
         return True  # the asked attribute is a column's header, which a row read without its header lacks
     readable = [forms for forms in analysis.attributes if _readable(forms, lowered)]
     if readable:
-        share = sum(any(_has_word(lowered, w) for w in forms) for forms in readable) / len(readable)
+        stated = KIND_WORDS.get(analysis.answer_type, set()) if analysis.asks_value else set()  # the value checked above
+        share = sum(forms[0] in stated or any(_has_word(lowered, w) for w in forms) for forms in readable) / len(readable)
         if share < (VALUE_ATTRIBUTE_SHARE if analysis.asks_value else MIN_ATTRIBUTE_SHARE):
             return False
     return True

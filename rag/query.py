@@ -51,6 +51,12 @@ COUNTED_ZH: dict[str, tuple[str, ...]] = {
     "word": ("词",), "sample": ("样本", "条"), "example": ("示例", "样本", "条"), "benchmark": ("基准", "评测"),
     "stage": ("阶段",), "version": ("版本",), "expert": ("专家",), "dataset": ("数据集",), "subject": ("学科",),
 }  # fmt: skip
+# Words that only name the kind of value asked for: a value of that kind states them (`有哪些尺寸` → `7B–70B`).
+KIND_WORDS = {
+    "size": {"尺寸", "大小", "规模", "参数量", "size", "sizes"},
+    "date": {"时间", "日期", "年份", "date", "year", "month"},
+    "count": {"数量", "number"},
+}
 _MEASURE_WORDS = frozenset("个 块 道 名 位 种 项 次 条 张 台 家 款 篇 部".split())
 _ZH_COUNTED = re.compile(r"(?<!哪)(?:多少|几)\s*([A-Za-z][A-Za-z0-9\-]*|[\u4e00-\u9fff]{1,6})")
 _EN_COUNTED = re.compile(r"\bhow many\s+((?:[A-Za-z][\w\-]*\s+){0,2}?[A-Za-z][\w\-]*)\s+(?=(?:do|does|did|is|are|was|were|has|have|had|can|could|will|would|in|of|for|on|at|were|to)\b|[?？]|$)", re.I)
@@ -152,9 +158,10 @@ def analyze(question: str, aliases: Aliases = CURATED_ALIASES) -> QueryAnalysis:
     rest = question
     for name in sorted(names, key=len, reverse=True):
         rest = rest.replace(name, " ")
+    kind = answer_type(question)
     return QueryAnalysis(
         question=question,
-        answer_type=answer_type(question),
+        answer_type=kind,
         entities=tuple(names),
         counted=counted,
         attributes=attribute_words(rest, set(counted)),
