@@ -105,5 +105,6 @@ def test_the_decision_on_the_development_split(retriever):
     refused = {i.id: not judge(i.question, [h.chunk.text for h in retriever.search(i.question)]).answerable for i in items}
     unanswerable = [refused[i.id] for i in items if not i.answerable]
     answerable = [refused[i.id] for i in items if i.answerable]
+    # measured 0.917 and 0.086 (22 of 24, 9 of 105); the bounds leave a question or two for CPU-dependent ranks
     assert sum(unanswerable) / len(unanswerable) >= 0.85
-    assert sum(answerable) / len(answerable) <= 0.10
+    assert sum(answerable) / len(answerable) <= 0.12
