@@ -16,6 +16,7 @@ A config file (YAML or TOML, read with `rag.config.read_config_file`) has these 
     n: 6                             # samples per question per setting
     seed: 0                          # base seed; each sample's seed derives from (question, setting, index)
     closed_book: true                # control: the baseline sampling with no sources
+    split: null                      # only the questions of this part of the QA set: dev | heldout
     limit: null                      # only the first N questions
     max_batch: 64                    # most rows per generate_many call (decoded together)
     concurrency: 1                   # openai backend: requests in flight at once (a server with parallel slots)
@@ -68,6 +69,7 @@ class EvalConfig:
     n: int = 6
     seed: int = 0
     closed_book: bool = True
+    split: str | None = None  # dev | heldout: tune on dev, report on heldout; None = every question
     limit: int | None = None
     max_batch: int = 64
     fallback: bool = False  # sweep extractively (labelled `extractive`) when a model cannot be loaded
@@ -86,6 +88,8 @@ class EvalConfig:
             raise UserError(f"n (samples per question per setting) must be >= 1, got {self.n}")
         if self.seed < 0:
             raise UserError(f"seed must be >= 0, got {self.seed}")
+        if self.split is not None and self.split not in ("dev", "heldout"):
+            raise UserError(f"split must be dev or heldout (or left out for every question), got {self.split!r}")
         if self.limit is not None and self.limit < 1:
             raise UserError(f"limit must be >= 1 question, got {self.limit}")
         if self.concurrency < 1:
@@ -155,7 +159,7 @@ def eval_config_from_dict(data: dict[str, Any], where: str = "config") -> EvalCo
     if unknown:
         raise UserError(f"unknown key(s) {', '.join(unknown)} in {where}; valid: {', '.join(sorted(_TOP_LEVEL))}")
     values: dict[str, Any] = {}
-    for key in ("name", "qa", "backend", "base_url", "n", "seed", "closed_book", "limit", "max_batch", "fallback", "concurrency", "retries", "n_per_request"):
+    for key in ("name", "qa", "backend", "base_url", "n", "seed", "closed_book", "split", "limit", "max_batch", "fallback", "concurrency", "retries", "n_per_request"):
         if key in data:
             values[key] = data[key]
     if "model" in data or "models" in data:

@@ -3,6 +3,7 @@
 Format of a line (see README, "Gold QA set"):
 `{"id", "lang": "zh"|"en", "question", "answers": [[alias, …], …], "answerable": bool, "type",
 "evidence": [{"doc": file name in the corpus, "quote": exact substring of that file}]}`, and optionally
+`"split": "dev"|"heldout"` (which part of a split set the item belongs to),
 `"near_miss": {"doc", "quote"}` (an unanswerable item: where the reports name the entity it asks about) and
 `"alias_notes": {alias: why}` (why an alias found in many chunks is still specific enough).
 An answer is correct when it states every alias group (`eval.metrics`); unanswerable items have no answers
@@ -35,7 +36,8 @@ QA_TYPES = (
     "unanswerable",  # the corpus does not say; the right output is the refusal
 )
 FIELDS = ("id", "lang", "question", "answers", "answerable", "type", "evidence")
-OPTIONAL_FIELDS = ("near_miss", "alias_notes")
+OPTIONAL_FIELDS = ("split", "near_miss", "alias_notes")
+SPLITS = ("dev", "heldout")  # tune on dev, report on heldout (`split:` in a sweep config, `--split`)
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class QAItem:
     answerable: bool
     type: str
     evidence: tuple[Evidence, ...]
+    split: str | None = None  # "dev" or "heldout"; None in a set that is not split
     near_miss: Evidence | None = None  # unanswerable: where the reports name the entity the question asks about
     alias_notes: dict[str, str] = field(default_factory=dict)  # alias → why it is specific despite being common
 
@@ -136,6 +139,9 @@ def _parse_line(line: str, corpus: Path, texts: dict[str, str]) -> QAItem:
         raise _LineError('an unanswerable item must have "answers": [] and "evidence": []')
     if (qa_type == "unanswerable") == answerable:
         raise _LineError(f'type "unanswerable" goes with "answerable": false and only with it (got type {qa_type!r})')
+    split = raw.get("split")
+    if split is not None and split not in SPLITS:
+        raise _LineError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     near_miss = None
     if "near_miss" in raw:
         if answerable:
@@ -150,6 +156,7 @@ def _parse_line(line: str, corpus: Path, texts: dict[str, str]) -> QAItem:
         answerable=answerable,
         type=qa_type,
         evidence=evidence,
+        split=split,
         near_miss=near_miss,
         alias_notes=alias_notes,
     )

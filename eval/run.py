@@ -1,6 +1,6 @@
 """`python -m eval.run`: a parameter sweep over the gold QA set, cached, resumable, then its report.
 
-    python -m eval.run --config eval/configs/nightly.yaml [--limit N] [--model M] [--backend B] [--qa PATH] [--out DIR]
+    python -m eval.run --config eval/configs/nightly.yaml [--split dev|heldout] [--limit N] [--model M] [--backend B] [--qa PATH] [--out DIR]
 
 Per question: retrieve once per retrieval setting, build the prompt once per (retrieval, template, thinking),
 then produce every sampling cell × n samples of that prompt with one `generate_many` call of the generator
@@ -100,8 +100,15 @@ def new_run_dir(runs_dir: Path) -> tuple[str, Path]:
 
 
 def load_questions(config: EvalConfig) -> list[QAItem]:
-    """The QA set, or with `limit` a seeded sample of it stratified by type × language."""
-    return stratified_sample(load_qa(config.qa, config.index.corpus), config.limit, config.seed)
+    """The QA set (only `split`'s part when it is set), or with `limit` a seeded sample of it stratified by
+    type × language."""
+    items = load_qa(config.qa, config.index.corpus)
+    if config.split:
+        items = [item for item in items if item.split == config.split]
+        if not items:
+            raise UserError(f"{config.qa} has no questions with split {config.split!r}; mark items with "
+                            '"split": "dev" or "heldout", or leave the split out')
+    return stratified_sample(items, config.limit, config.seed)
 
 
 def _retrieval_record(question: QAItem, rid: str, retrieval: RetrievalSettings, hits: list[Hit], ms: float) -> dict:
@@ -443,6 +450,7 @@ def _record(p: PendingSample, job: PromptJob, g: Generation, commit: str) -> dic
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineArgumentParser(prog="python -m eval.run", description=__doc__.split("\n")[0])
     parser.add_argument("--config", required=True, help="sweep config (.yaml/.yml/.toml), e.g. eval/configs/smoke.yaml")
+    parser.add_argument("--split", choices=("dev", "heldout"), help="only the questions of this part of the QA set")
     parser.add_argument("--limit", type=int, help="a seeded sample of N questions, stratified by type × language")
     parser.add_argument("--model", help="sweep this model instead of the config's models (Hub id, alias or path)")
     parser.add_argument("--backend", choices=BACKENDS, help="override the backend")
@@ -464,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         return args
     try:
         config = load_eval_config(args.config).with_overrides(
-            limit=args.limit, backend=args.backend, base_url=args.base_url, qa=args.qa, concurrency=args.concurrency,
+            split=args.split, limit=args.limit, backend=args.backend, base_url=args.base_url, qa=args.qa, concurrency=args.concurrency,
             n_per_request=args.n_per_request,
             models=(args.model,) if args.model else None,
         )

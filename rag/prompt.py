@@ -24,6 +24,13 @@ REFUSAL_EN = "The reports do not contain this information."
 REFUSALS = {"zh": REFUSAL_ZH, "en": REFUSAL_EN}
 
 QUESTION_LABELS = {"zh": "问题：", "en": "Question: "}
+# Added before the instruction when no source sentence or row names the question's entity with what it asks
+# (rag.answerability): the model should be ready to refuse rather than answer from a neighbouring fact.
+UNANSWERABLE_NOTES = {
+    "zh": f"注意：以上资料中没有一句同时提到问题所问的对象和所问的内容，可能无法回答；若资料没有给出答案，请回答“{REFUSAL_ZH}”",
+    "en": "Note: no sentence of the sources above names both what the question is about and what it asks, so they may "
+    f'not answer it; if they do not state the answer, reply "{REFUSAL_EN}"',
+}
 SOURCES_LABELS = {"zh": "资料：", "en": "Sources:"}
 
 _RULES_ZH = (
@@ -149,7 +156,7 @@ def template_hash(name: str) -> str:
     """A short hash of the template's exact wording (stable across processes and machines)."""
     template = _template(name)
     data = json.dumps(asdict(template), ensure_ascii=False, sort_keys=True)
-    data += json.dumps([REFUSALS, QUESTION_LABELS, SOURCES_LABELS], ensure_ascii=False, sort_keys=True)
+    data += json.dumps([REFUSALS, QUESTION_LABELS, SOURCES_LABELS, UNANSWERABLE_NOTES], ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(data.encode("utf-8")).hexdigest()[:12]
 
 
@@ -168,6 +175,7 @@ class BuiltPrompt:
     notices: list[str] = field(default_factory=list)
     language: str = "en"
     template: str = "default"
+    answerable: bool | None = None  # rag.answerability's decision on the shown sources (None: no sources used)
 
 
 def _attr(value: str) -> str:
@@ -181,8 +189,10 @@ def render_source(n: int, hit: Hit, text: str | None = None) -> str:
     return f'<source id="{n}" title="{_attr(c.title)}" section="{_attr(c.heading)}">\n{body}\n</source>'
 
 
-def _user_message(template: PromptTemplate, lang: str, blocks: list[str], question: str) -> str:
+def _user_message(template: PromptTemplate, lang: str, blocks: list[str], question: str, note: str = "") -> str:
     parts = [SOURCES_LABELS[lang] + "\n" + "\n\n".join(blocks)] if template.use_sources else []
+    if note:
+        parts.append(note)
     parts.append(f"{template.instruction[lang]}\n{QUESTION_LABELS[lang]}{question}")
     return "\n\n".join(parts)
 
@@ -226,7 +236,8 @@ def build_messages(
     count = count_tokens or getattr(generator, "count_tokens", None) or estimate_tokens
     window = context_window or getattr(generator, "context_window", None) or DEFAULT_CONTEXT_WINDOW
     system = tmpl.system[lang]
-    fixed = count(system) + count(_user_message(tmpl, lang, [], "")) + CHAT_OVERHEAD_TOKENS
+    note_room = count(UNANSWERABLE_NOTES[lang]) + 2 if tmpl.use_sources else 0  # the note may be added
+    fixed = count(system) + count(_user_message(tmpl, lang, [], "")) + CHAT_OVERHEAD_TOKENS + note_room
     room = window - max_new_tokens - fixed
     if room < MIN_QUESTION_TOKENS:
         raise UserError(
@@ -274,12 +285,20 @@ def build_messages(
                 f"only {len(kept)} of {len(sources)} sources fit the context window ({window} tokens, "
                 f"max_new_tokens {max_new_tokens})"
             )
+    answerable = None
+    if tmpl.use_sources:
+        from rag.answerability import judge
+
+        answerable = judge(question, [h.chunk.text for h in kept]).answerable
+    note = UNANSWERABLE_NOTES[lang] if answerable is False else ""
     messages = [
         {"role": "system", "content": system},
         *turn_messages,
-        {"role": "user", "content": _user_message(tmpl, lang, blocks, question)},
+        {"role": "user", "content": _user_message(tmpl, lang, blocks, question, note)},
     ]
-    return BuiltPrompt(messages=messages, sources=kept, notices=notices, language=lang, template=tmpl.name)
+    return BuiltPrompt(
+        messages=messages, sources=kept, notices=notices, language=lang, template=tmpl.name, answerable=answerable
+    )
 
 
 def _recent_turns(history: Sequence[tuple[str, str]], limit: int, count: Callable[[str], int]) -> list[tuple[str, str]]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rag.config import SamplingParams
-from rag.generators.extractive import MAX_SENTENCE_CHARS, ExtractiveGenerator, extract_answer, split_sentences
+from rag.generators.extractive import ExtractiveGenerator, extract_answer
+from rag.sentences import MAX_SENTENCE_CHARS, split_sentences
 from rag.prompt import REFUSAL_EN, REFUSAL_ZH, build_messages
 from rag.types import Hit
 

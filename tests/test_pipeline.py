@@ -9,7 +9,7 @@ import pytest
 from ingest.config import IndexSettings
 from ingest.errors import UserError
 from rag.config import ModelSettings, RetrievalSettings, SamplingParams, Settings
-from rag.generators.extractive import ZH_CONJUNCTIONS
+from rag.sentences import ZH_CONJUNCTIONS
 from rag.pipeline import Pipeline
 from rag.prompt import REFUSAL_EN, REFUSAL_ZH
 from tests.fixtures.fake_generator import FakeGenerator

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import logging
 import math
 import re
 import threading
@@ -25,21 +24,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from rag.answerability import judge
 from rag.aliases import Aliases, learn_aliases
 from rag.config import SamplingParams
 from rag.followup import model_names
 from rag.glossary import CURATED_ALIASES, expand_query
 from rag.prompt import DEFAULT_CONTEXT_WINDOW, REFUSALS, detect_language, estimate_tokens, read_prompt
+from rag.sentences import Sentence, split_sentences
 from rag.types import Generation
+from rag.values import find_values
 
 NAME_WEIGHT = 3.0
 NUMBER_WEIGHT = 2.0
 WORD_WEIGHT = 1.0
 ANSWER_TYPE_BONUS = 1.5  # × when the question asks how many/when and the sentence holds a size/year
-MIN_COVERAGE = 0.5  # share of the question's term weight a sentence must match when the question names nothing
 SECOND_SENTENCE_RATIO = 0.8  # a second sentence is added when it scores at least this share of the best
-MIN_SENTENCE_CHARS = 10  # shorter pieces are headings or list labels, not statements
-MAX_SENTENCE_CHARS = 300
+CONFLICT_RATIO = 0.5  # …or when it states another value of the asked kind and scores at least this share
 SUBJECT_BONUS = 1.5  # × when a named model opens the sentence: the sentence is about it
 
 STOP_WORDS = frozenset(
@@ -56,97 +56,6 @@ _SIZE = re.compile(r"\d+(?:\.\d+)?\s*(?:[BMKT]\b|亿|万|billion|million|trillio
 _YEAR = re.compile(r"(?:19|20)\d\d")
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 _CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
-
-_SENTENCE_END = re.compile(r"(?<=[。！？!?])|(?<=[.])\s+(?=[A-Z\"'(])")
-_CLAUSE_END = re.compile(r"(?<=[；;])")  # where a sentence too long to quote is cut
-# A sentence that opens with one of these leans on the one before it; the quote starts after it.
-ZH_CONJUNCTIONS = frozenset("但 但是 而 并且 同时 此外 另外 因此 所以 然而 不过".split())
-_EN_CONJUNCTION = re.compile(
-    r"^(?:and|but|however|moreover|furthermore|also|so|thus|therefore|yet|meanwhile|besides|additionally|in addition)"
-    r"\b[\s,]*",
-    re.I,
-)
-_TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}")
-_MARKUP = [
-    (re.compile(r"\(\[[^\]]*\]\[\d+\]\)"), ""),  # "([arXiv][1])" reference-style links
-    (re.compile(r"\[([^\]]+)\]\[\d+\]"), r"\1"),
-    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # [text](url) → text
-    (re.compile(r"\*\*|__|`"), ""),
-    (re.compile(r"^\s*(?:[*\-+]|#+|\d+[.)])\s+"), ""),  # bullets, headings, numbered items
-    (re.compile(r"\s+"), " "),
-]
-
-
-def _clean(text: str) -> str:
-    for pattern, repl in _MARKUP:
-        text = pattern.sub(repl, text)
-    return text.strip()
-
-
-def _cells(line: str) -> list[str]:
-    return [_clean(c) for c in line.strip().strip("|").split("|")]
-
-
-@dataclass(frozen=True)
-class Sentence:
-    """A readable unit of a source; a table row also keeps its "header: cell" pairs."""
-
-    text: str
-    pairs: tuple[str, ...] = ()
-
-
-def split_sentences(text: str) -> list[Sentence]:
-    """Readable sentences of a source: prose split at sentence ends (。！？.!? and line ends; at ；/; only when
-    longer than MAX_SENTENCE_CHARS) without a leading conjunction, table rows as "header: cell；…"."""
-    lines = text.splitlines()
-    out: list[Sentence] = []
-    header: list[str] | None = None
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if stripped.startswith("|"):
-            if _TABLE_SEPARATOR.match(stripped.strip("|").strip()):
-                continue
-            cells = _cells(stripped)
-            next_line = lines[i + 1].strip() if i + 1 < len(lines) else ""
-            if _TABLE_SEPARATOR.match(next_line.strip("|").strip()):
-                header = cells
-                continue
-            if header and len(header) == len(cells):
-                pairs = tuple(f"{h}: {c}" for h, c in zip(header, cells) if c and c != "-")
-                out.append(Sentence("；".join(pairs), pairs))
-            else:
-                out.append(Sentence(" | ".join(c for c in cells if c)))
-            continue
-        header = None
-        out.extend(Sentence(q) for piece in _SENTENCE_END.split(stripped) for q in _quotable(_clean(piece)) if q)
-    return [Sentence(s.text[:MAX_SENTENCE_CHARS], s.pairs) for s in out if len(s.text) >= MIN_SENTENCE_CHARS]
-
-
-def _quotable(sentence: str) -> list[str]:
-    """A sentence as it can be quoted: cut at ；/; only when longer than MAX_SENTENCE_CHARS, and each part
-    without a leading conjunction ("但 GPT-3 将…" → "GPT-3 将…")."""
-    parts = _CLAUSE_END.split(sentence) if len(sentence) > MAX_SENTENCE_CHARS else [sentence]
-    return [_without_leading_conjunction(p.strip()) for p in parts]
-
-
-def _first_word(text: str) -> str:
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict" lines when this loads the dictionary
-    return jieba.lcut(text)[0]
-
-
-def _without_leading_conjunction(text: str) -> str:
-    m = _EN_CONJUNCTION.match(text)
-    if m and m.end() < len(text):
-        rest = text[m.end() :]
-        return rest[0].upper() + rest[1:]
-    if _CJK_CHAR.match(text):
-        first = _first_word(text[:8])  # a word, so 同时期 is not 同时 + 期
-        if first in ZH_CONJUNCTIONS:
-            return text[len(first) :].lstrip(" ，,、")
-    return text
-
 
 @dataclass(frozen=True)
 class _Candidate:
@@ -200,6 +109,10 @@ def extract_answer(question: str, sources: dict[int, str]) -> str:
     """The best supporting sentence(s) with [n] citations, or the refusal sentence (see the module doc)."""
     lang = detect_language(question)
     aliases = CURATED_ALIASES.with_pairs(learn_aliases((str(n), text) for n, text in sources.items()))
+    verdict = judge(question, sources, aliases)
+    if not verdict.answerable:
+        return REFUSALS[lang]
+    supporting = {(s.n, s.sentence.text) for s in verdict.supports}
     q = _Question.parse(question, aliases)
     sentences = [(n, s) for n, text in sorted(sources.items()) for s in split_sentences(text)]
     sentence_terms = [_terms(s.text) for _, s in sentences]
@@ -217,12 +130,10 @@ def extract_answer(question: str, sources: dict[int, str]) -> str:
     candidates = []
     for (n, sentence), terms in zip(sentences, sentence_terms):
         text = sentence.text
+        if (n, text) not in supporting:
+            continue  # names another entity, or lacks the asked attribute or a value of the asked kind
         matched = q.matches(text, terms)
-        if q.names and not matched & q.names.keys():
-            continue  # about something else than what the question names
-        score = sum(weights[t] for t in matched)
-        if not matched or (not q.names and score < MIN_COVERAGE * wanted):
-            continue
+        score = sum(weights[t] for t in matched) + 0.01 * wanted  # a supporting unit stays a candidate
         if q.wanted_value(text):
             score *= ANSWER_TYPE_BONUS
         if any(m.start() <= max(12, len(text) // 5) for p in q.names.values() for m in p.finditer(text)):
@@ -239,7 +150,28 @@ def extract_answer(question: str, sources: dict[int, str]) -> str:
         if c.n != chosen[0].n:
             chosen.append(c)
             break
+    if len(chosen) == 1 and verdict.analysis.asks_value:
+        conflict = _conflicting(chosen[0], candidates, verdict.analysis.answer_type, q)
+        if conflict is not None:
+            chosen.append(conflict)
     return " ".join(_cite(_shorten(c.sentence, q), c.n) for c in chosen)
+
+
+def _conflicting(best: _Candidate, candidates: list[_Candidate], answer_type: str, q: _Question) -> _Candidate | None:
+    """The best candidate from another source that states a different value of the asked kind than `best`
+    (the reports disagree: both are quoted), or None."""
+    kinds = {"date": ("date",)}.get(answer_type, ("size", "count"))
+
+    def values(c: _Candidate) -> set:
+        return {v.amount for v in find_values(_shorten(c.sentence, q)) if v.claim and v.kind in kinds}
+
+    mine = values(best)
+    for c in candidates[1:]:
+        if c.n != best.n and c.score >= CONFLICT_RATIO * best.score:
+            theirs = values(c)
+            if mine and theirs and not (mine & theirs):
+                return c
+    return None
 
 
 def _shorten(sentence: Sentence, q: _Question) -> str:
