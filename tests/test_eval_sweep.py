@@ -231,7 +231,7 @@ def test_cli_extractive_run_and_regression_gate(tmp_path, corpus_index_dir, caps
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     assert next(r for r in summary["settings"] if r["baseline"])["grounded_accuracy"] >= 0.5
 
-    answering = _doctor(run_dir, tmp_path / "answering", "GPT-3 有 175B 参数 [1]。")
+    answering = _doctor(run_dir, runs / "answering", "GPT-3 有 175B 参数 [1]。")  # beside its runs.sqlite
     same = Path(shutil.copytree(run_dir, tmp_path / "same"))
     assert check_against(answering, run_dir, tolerance=0.02) is True
     assert check_against(run_dir, same, tolerance=0.02) is False
@@ -277,7 +277,7 @@ def test_cli_extractive_run_and_regression_gate(tmp_path, corpus_index_dir, caps
     out = capsys.readouterr().out
     assert re.search(r"^ok: .* vs previous run previous, tolerance", out, re.M)
     assert re.search(r"^REGRESSION: .* vs pinned reference good, tolerance", out, re.M)
-    assert report_main(["same", "--runs", str(runs), "--pin", "--no-redraw"]) == 0  # re-pinned: both pass
+    assert report_main(["previous", "--runs", str(runs), "--pin", "--no-redraw"]) == 0  # re-pinned: the real run passes both
     assert report_main([str(run_dir), "--runs", str(runs), "--fail-on-regression", "--no-redraw"]) == 0
 
 
