@@ -149,14 +149,16 @@ def _sample(side: str, i: int, text: str, correct_source: bool = True) -> ab.Sam
     refused = text.startswith("资料中没有")
     cited = ["GPT-3 有 175B 参数。"] if correct_source else ["无关"]
     answer = Answer("q", text, refused, None, False, [], [], {}, "m", "b", {}, {})
-    return ab.Sample(side, i, answer, ab.answer_key(text, refused), score_sample(text, _item(), cited, refused=refused))
+    return ab.Sample(side, i, answer, ab.answer_key(text, refused, _item()), score_sample(text, _item(), cited, refused=refused))
 
 
 def test_clusters_agreement_refusal_share_and_the_paired_test_follow_the_eval_definitions():
     a = [_sample("A", i, t) for i, t in enumerate(["175B [1]", "175B [2]", "1750亿", "资料中没有找到相关信息。"])]
     summary = ab.summarize_side(a)
-    assert [(c.count, c.key) for c in summary.clusters][:1] == [(2, ab.answer_key("175B", False))]  # markers ignored
-    assert summary.agreement == 0.5 and summary.refusal_share == 0.25
+    # One distinct answer whatever the wording: markers ignored, 175B = 1750亿 (the eval's canonical key).
+    assert [(c.count, c.key) for c in summary.clusters] == [(3, ab.answer_key("175B", False, _item())), (1, REFUSED_KEY)]
+    assert ab.answer_key("175B", False) == ab.answer_key("1750亿", False) != ab.answer_key("GPT-3 很大", False)
+    assert summary.agreement == 0.75 and summary.refusal_share == 0.25
     assert ab.answer_key("资料中没有找到相关信息。", True) == REFUSED_KEY
     assert summary.accuracy.mean == 0.75 and 0 <= summary.accuracy.lo <= 0.75 <= summary.accuracy.hi <= 1
     # 7 pairs where only A is right: exact McNemar p = 2 · 0.5^7

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from eval import stats
+from eval.answer_keys import answer_key as canonical_key
 from eval.metrics import REFUSED_KEY, SampleScore, score_sample
 from eval.normalize import normalize, strip_thinking
 from eval.qa import DEFAULT_QA, QAItem, load_qa
@@ -48,10 +49,11 @@ ROWS_PER_CALL = 8  # rows per generate_many call (one prefill each): Stop and th
 NEAR_MATCH = 0.9  # difflib ratio of normalized questions above which a gold question counts as the same one
 
 
-def answer_key(answer: str, refused: bool) -> str:
-    """The eval's canonical answer key (`eval.metrics.SampleScore.answer_key`): the normalized visible answer,
-    one key for every refusal. Samples with equal keys are one distinct answer."""
-    return REFUSED_KEY if refused else normalize(strip_thinking(answer))
+def answer_key(answer: str, refused: bool, item: QAItem | None = None) -> str:
+    """The eval's canonical answer key (`eval.answer_keys.answer_key`, what maj@n and agreement compare): the
+    values the answer states and the gold answers it names (`175B` = `1750亿`), else its normalized text; one key
+    for every refusal. Samples with equal keys are one distinct answer."""
+    return canonical_key(answer, item, REFUSED_KEY if refused else normalize(strip_thinking(answer)))
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,7 @@ def _sample(pipeline: Pipeline, question: str, job: _Job, rows, gold: QAItem | N
         if gold is not None:
             cited = [c.text for c in answer.citations]
             score = score_sample(answer.answer, gold, cited, refused=answer.refused)
-        out.append(Sample(side, i, answer, answer_key(answer.answer, answer.refused), score))
+        out.append(Sample(side, i, answer, answer_key(answer.answer, answer.refused, gold), score))
     return out, failed
 
 
