@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rag.config import SamplingParams
+from rag.generators.transformers_lm import cache_argument
 
 QUESTION = "GPT-3 有多少参数？"
 MAX_SOURCES = 20
@@ -127,7 +128,7 @@ def bare_run(model, input_ids, kwargs: dict[str, Any], seed: int, prefix_cache=N
     import torch
 
     clock = _Clock()
-    extra = {"past_key_values": copy.deepcopy(prefix_cache)} if prefix_cache is not None else {}
+    extra = {cache_argument(model): copy.deepcopy(prefix_cache)} if prefix_cache is not None else {}
     torch.manual_seed(seed)
     cpu, start = time.process_time(), time.perf_counter()
     with torch.inference_mode():
@@ -193,7 +194,7 @@ def system_prefix_cache(model, tokenizer, messages, input_ids):
         raise RuntimeError("the system prompt's tokens are not a prefix of the full prompt's tokens")
     cache = DynamicCache(config=model.config)
     with torch.inference_mode():
-        model(input_ids=prefix, past_key_values=cache, use_cache=True)
+        model(input_ids=prefix, use_cache=True, **{cache_argument(model): cache})
     return cache, n
 
 

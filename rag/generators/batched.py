@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rag.config import SamplingParams
-from rag.generators.transformers_lm import attention_implementation, generate_kwargs, pad_token_id, stop_token_ids
+from rag.generators.transformers_lm import (
+    attention_implementation,
+    cache_argument,
+    generate_kwargs,
+    output_cache,
+    pad_token_id,
+    stop_token_ids,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -232,7 +239,7 @@ def sample_batched(
 
     with torch.inference_mode():
         prefill = model(input_ids=prompt[None], use_cache=True, logits_to_keep=1)
-        prefix = [(layer.keys[0].float(), layer.values[0].float()) for layer in prefill.past_key_values.layers]
+        prefix = [(layer.keys[0].float(), layer.values[0].float()) for layer in output_cache(prefill).layers]
         logits = prefill.logits[:, -1].float()
         del prefill
         vocab = logits.shape[-1]
@@ -267,7 +274,7 @@ def sample_batched(
                 out = model(
                     input_ids=tokens[:, None],
                     position_ids=position,
-                    past_key_values=own_cache,
+                    **{cache_argument(model): own_cache},
                     use_cache=True,
                     shared_prefix=prefix,
                 )

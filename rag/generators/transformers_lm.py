@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import inspect
 import re
 import threading
 import time
@@ -137,6 +138,18 @@ def pad_token_id(model: Any, tokenizer: Any, stop_ids: set[int]) -> int:
     if pad is None and tokenizer is not None:
         pad = tokenizer.pad_token_id
     return pad if pad is not None else min(stop_ids, default=0)
+
+
+def cache_argument(model: Any) -> str:
+    """The name of the KV-cache argument of the model's `forward`/`generate`: `cache` in recent transformers 5.x,
+    `past_key_values` before (still accepted there, with a deprecation warning)."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def output_cache(output: Any) -> Any:
+    """The KV cache of a forward pass's output, under either name."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
 
 
 def generate_kwargs(params: SamplingParams, stop_ids: set[int], pad_id: int) -> dict[str, Any]:
