@@ -69,3 +69,32 @@ def test_the_ui_eval_tab_shows_the_real_summary(offline_smoke: Path) -> None:
     verdicts = re.search(r"<h3>answer_verdicts</h3><div class=\"rag-table-wrap\"><table.*?</table>", html).group(0)
     assert "<th>grounded_correct</th>" in verdicts and "<th>shares</th>" not in verdicts
     assert html.count("<img") == len(list(offline_smoke.glob("*.png")))
+
+
+def test_any_finished_run_can_be_picked_and_two_of_its_settings_open_in_ab(offline_smoke: Path, tmp_path) -> None:
+    import shutil
+
+    from rag.config import Settings
+    from ui.app import SETTING_NAMES, open_in_ab
+    from ui.eval_tab import chosen_run, finished_runs, run_cells
+
+    runs = tmp_path / "runs"
+    older = shutil.copytree(offline_smoke, runs / "20000101T000000Z")
+    shutil.copytree(offline_smoke, runs / offline_smoke.name)
+    (runs / "29991231T000000Z").mkdir()  # still running: no summary.json
+    assert [p.name for p in finished_runs(runs)] == [offline_smoke.name, older.name]
+    assert chosen_run(runs, older.name) == older
+    assert chosen_run(runs, "../" + older.name) == runs / offline_smoke.name  # a name, never a path
+    assert older.name in render_eval(runs, older.name)
+
+    cells = run_cells(older)
+    assert cells and not any(c["label"].startswith("closed-book") for c in cells)
+    a, b = cells[0], cells[-1]
+    defaults = Settings()
+    values = open_in_ab(defaults, runs, older.name, a["label"], b["label"])
+    side_a, side_b = (dict(zip(SETTING_NAMES, values[i : i + len(SETTING_NAMES)])) for i in (0, len(SETTING_NAMES)))
+    for side, cell in ((side_a, a), (side_b, b)):
+        assert {k: side[k] for k in ("temperature", "top_p", "k", "prompt")} == {k: cell["params"][k] for k in ("temperature", "top_p", "k", "prompt")}
+        assert side["seed"] == defaults.sampling.seed  # a run's seeds are per sample: the page keeps its own
+    with pytest.raises(Exception, match=r"pick setting B from the run's settings \(got 'nope'\)"):
+        open_in_ab(defaults, runs, older.name, a["label"], "nope")

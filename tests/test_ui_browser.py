@@ -69,6 +69,9 @@ def runs_dir(tmp_path_factory) -> Path:
     run.mkdir()
     summary = {"settings": [{"temperature": 0.0, "grounded_accuracy": 0.71}, {"temperature": 0.7, "grounded_accuracy": 0.64}]}
     (run / "summary.json").write_text(json.dumps(summary))
+    cells = [{"label": f"T={t}", "params": {"temperature": t, "top_p": 0.8, "k": k, "prompt": "default"}, "control": None}
+             for t, k in ((0.0, 3), (0.7, 5))]  # fmt: skip
+    (run / "run.json").write_text(json.dumps({"cells": cells}))
     fig, ax = plt.subplots(figsize=(3, 2))
     ax.imshow([[0.71, 0.6], [0.64, 0.5]])
     ax.set_title("grounded accuracy")
@@ -136,6 +139,14 @@ def test_streamed_answer_uses_the_changed_slider(browser, tiny_url, tiny_qwen_di
     assert "2025-06-01T02-00-00Z" in page.inner_text("#eval") and "grounded_accuracy" in page.inner_text("#eval")
     assert page.locator("#eval img").get_attribute("alt") == "heatmap_accuracy.png"
     page.screenshot(path=str(tmp_path / "eval-tab.png"), full_page=True)
+    # Two settings of the run open in the A/B tab (defaults: the first two settings).
+    page.locator("#eval-open").click()
+    page.wait_for_selector("#ab-question textarea", state="visible", timeout=TIMEOUT_MS)
+    page.get_by_text("Settings A").click()
+    page.get_by_text("Settings B").click()
+    assert page.locator("#abA-temperature input[type=number]").input_value() == "0"
+    assert page.locator("#abB-temperature input[type=number]").input_value() == "0.7"
+    assert page.locator("#abB-k input[type=number]").input_value() == "5"
     page.close()
 
 

@@ -24,7 +24,7 @@ from rag.config import RetrievalSettings, SamplingParams, Settings
 from rag.types import Answer
 from ui import ab, render
 from ui.ab import GoldMatch
-from ui.eval_tab import render_eval
+from ui.eval_tab import chosen_run, finished_runs, render_eval, run_cells
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -129,6 +129,26 @@ def default_values(settings: Settings) -> list[Any]:
         s.temperature, s.top_p, s.top_k, s.min_p, s.repetition_penalty, s.max_new_tokens, s.seed, s.thinking,
         settings.prompt, r.k, r.rerank,
     ]  # fmt: skip
+
+
+def cell_values(defaults: Settings, params: dict[str, Any]) -> list[Any]:
+    """A settings panel's values for one setting of an eval run (run.json `params`) over the page's defaults;
+    what the panel cannot show (hybrid, candidates, reranker model) stays the page's."""
+    sampling_fields = {f.name for f in dataclasses.fields(SamplingParams)} - {"seed"}
+    sampling = dataclasses.replace(defaults.sampling, **{k: v for k, v in params.items() if k in sampling_fields})
+    retrieval = dataclasses.replace(defaults.retrieval, **{k: params[k] for k in ("k", "rerank") if k in params})
+    prompt = params.get("prompt", defaults.prompt)
+    return default_values(dataclasses.replace(defaults, sampling=sampling, retrieval=retrieval, prompt=prompt))
+
+
+def open_in_ab(defaults: Settings, runs_dir: str | Path, run_name: str | None, label_a: str | None, label_b: str | None) -> list[Any]:
+    """Panel values of A and B (in SETTING_NAMES order each) for two settings of a run, picked by label."""
+    run = chosen_run(runs_dir, run_name)
+    cells = {c["label"]: c["params"] for c in run_cells(run)} if run else {}
+    for side, label in (("A", label_a), ("B", label_b)):
+        if label not in cells:
+            raise UserError(f"pick setting {side} from the run's settings (got {label!r}); reload the run if it changed")
+    return cell_values(defaults, cells[label_a]) + cell_values(defaults, cells[label_b])
 
 
 def parse_settings(defaults: Settings, values: Sequence[Any], prompts: Sequence[str]) -> RequestSettings:
@@ -406,7 +426,7 @@ def build_app(pipeline: Pipeline, *, runs_dir: str | Path = "eval/runs", max_con
 
     with gr.Blocks(title="LLM history reports: answers with citations", analytics_enabled=False) as app:
         gr.HTML(lambda: render.render_status(pipeline.status()), elem_id="status")
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Chat", id="chat-tab"):
                 with gr.Row():
                     with gr.Column(scale=3):
@@ -466,7 +486,13 @@ def build_app(pipeline: Pipeline, *, runs_dir: str | Path = "eval/runs", max_con
                 r_html = gr.HTML(elem_id="r-results")
 
             with gr.Tab("Eval", id="eval-tab") as eval_tab:
-                eval_refresh = gr.Button("Reload the latest run", elem_id="eval-refresh", size="sm", scale=0)
+                with gr.Row():
+                    eval_run = gr.Dropdown(label="run", choices=[], elem_id="eval-run", scale=3)
+                    eval_a = gr.Dropdown(label="setting A", choices=[], elem_id="eval-a", scale=2)
+                    eval_b = gr.Dropdown(label="setting B", choices=[], elem_id="eval-b", scale=2)
+                    eval_open = gr.Button("Open in A/B", elem_id="eval-open", scale=1)
+                    eval_refresh = gr.Button("Reload runs", elem_id="eval-refresh", scale=1)
+                eval_error = gr.HTML(elem_id="eval-error")
                 eval_html = gr.HTML(lambda: render_eval(runs_dir), elem_id="eval")
 
         chat_state, history_state = gr.State([]), gr.State([])
@@ -504,7 +530,28 @@ def build_app(pipeline: Pipeline, *, runs_dir: str | Path = "eval/runs", max_con
 
         gr.on([r_query.submit, r_send.click], partial(search_chunks, pipeline), inputs=[r_query, r_k, r_rerank], outputs=r_html)
 
-        gr.on([eval_refresh.click, eval_tab.select], lambda: render_eval(runs_dir), outputs=eval_html, queue=False)
+        def show_run(name: str | None):
+            run = chosen_run(runs_dir, name)
+            labels = [c["label"] for c in run_cells(run)] if run else []
+            names = [p.name for p in finished_runs(runs_dir)]
+            return (gr.Dropdown(choices=names, value=run.name if run else None), render_eval(runs_dir, name),
+                    gr.Dropdown(choices=labels, value=labels[0] if labels else None),
+                    gr.Dropdown(choices=labels, value=labels[1] if len(labels) > 1 else None), "")  # fmt: skip
+
+        eval_outputs = [eval_run, eval_html, eval_a, eval_b, eval_error]
+        gr.on([eval_refresh.click, eval_tab.select], lambda: show_run(None), outputs=eval_outputs, queue=False)
+        eval_run.input(show_run, inputs=eval_run, outputs=eval_outputs, queue=False)
+
+        def open_run_settings(name, label_a, label_b):
+            try:
+                values = open_in_ab(defaults, runs_dir, name, label_a, label_b)
+            except UserError as exc:
+                keep = [gr.update()] * (2 * len(SETTING_NAMES) + 1)
+                return [*keep, render.render_error(str(exc))]
+            return [*values, gr.Tabs(selected="ab-tab"), ""]
+
+        eval_open.click(open_run_settings, inputs=[eval_run, eval_a, eval_b],
+                        outputs=[*ab_settings_a, *ab_settings_b, tabs, eval_error], queue=False)  # fmt: skip
 
     # Waiting users get their queue position every second (Gradio's "auto" only updates it when a job starts).
     app.queue(default_concurrency_limit=max_concurrency, max_size=QUEUE_SIZE, status_update_rate=1)

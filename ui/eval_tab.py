@@ -1,7 +1,9 @@
-"""The eval tab: the latest run under `eval/runs/<UTC timestamp>/` — its summary.json tables and PNG figures.
+"""The eval tab: any finished run under `eval/runs/<UTC timestamp>/` (the latest by default) — its summary.json
+tables and PNG figures, and its settings, any two of which open in the A/B tab.
 
-The folder is fixed when the app starts (never taken from the page); runs are ordered by their timestamp
-names, and a folder without summary.json (a run still in progress) is skipped.
+The folder is fixed when the app starts; the page only picks a run by name among the finished ones (never a
+path). Runs are ordered by their timestamp names, and a folder without summary.json (a run still in progress)
+is skipped.
 """
 
 from __future__ import annotations
@@ -17,13 +19,35 @@ SUMMARY = "summary.json"
 FIRST_SECTION = "settings"  # the settings table leads; other sections follow in file order
 
 
-def latest_run(runs_dir: str | Path) -> Path | None:
-    """The newest run folder that has a summary.json, or None."""
+def finished_runs(runs_dir: str | Path) -> list[Path]:
+    """The run folders that have a summary.json, newest first."""
     root = Path(runs_dir)
     if not root.is_dir():
-        return None
-    runs = sorted((p for p in root.iterdir() if p.is_dir() and (p / SUMMARY).is_file()), key=lambda p: p.name)
-    return runs[-1] if runs else None
+        return []
+    return sorted((p for p in root.iterdir() if p.is_dir() and (p / SUMMARY).is_file()), key=lambda p: p.name, reverse=True)
+
+
+def latest_run(runs_dir: str | Path) -> Path | None:
+    """The newest run folder that has a summary.json, or None."""
+    runs = finished_runs(runs_dir)
+    return runs[0] if runs else None
+
+
+def chosen_run(runs_dir: str | Path, name: str | None) -> Path | None:
+    """The finished run called `name`, else the latest one (a name the folder does not hold is never a path)."""
+    runs = finished_runs(runs_dir)
+    return next((p for p in runs if p.name == name), runs[0] if runs else None)
+
+
+def run_cells(run: Path) -> list[dict[str, Any]]:
+    """The open-book settings of a run (run.json `cells`: label and parameters), in the run's order; closed-book
+    controls are left out (the A/B tab always retrieves)."""
+    try:
+        meta = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    cells = meta.get("cells") if isinstance(meta, dict) else None
+    return [c for c in cells or [] if isinstance(c, dict) and isinstance(c.get("params"), dict) and not c.get("control")]
 
 
 def render_empty(runs_dir: str | Path) -> str:
@@ -81,9 +105,9 @@ def render_figures(run: Path) -> str:
     )
 
 
-def render_eval(runs_dir: str | Path) -> str:
-    """The whole eval tab for the latest run, or the empty state."""
-    run = latest_run(runs_dir)
+def render_eval(runs_dir: str | Path, name: str | None = None) -> str:
+    """The whole eval tab for the run called `name` (default: the latest), or the empty state."""
+    run = chosen_run(runs_dir, name)
     if run is None:
         return render_empty(runs_dir)
     try:
@@ -95,7 +119,7 @@ def render_eval(runs_dir: str | Path) -> str:
     report = run / "report.html"
     link = f" Full report: <code>{esc(report)}</code>." if report.is_file() else ""
     return (
-        f'<div class="rag-run">Latest run: <b>{esc(run.name)}</b> (in <code>{esc(run.parent)}</code>).{link}</div>'
+        f'<div class="rag-run">Run <b>{esc(run.name)}</b> (in <code>{esc(run.parent)}</code>).{link}</div>'
         + render_summary(summary)
         + "<h3>Figures</h3>"
         + render_figures(run)
