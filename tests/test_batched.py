@@ -9,6 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from rag.config import SamplingParams  # noqa: E402
+from tests.fixtures.tiny_qwen import load_lively_qwen  # noqa: E402
 from rag.generators.batched import (  # noqa: E402
     RowLogitsProcessor,
     pick_tokens,
@@ -30,17 +31,8 @@ def tokenizer(tiny_qwen_dir):
 
 @pytest.fixture(scope="module")
 def lively_model(tiny_qwen_dir):
-    """The tiny Qwen3 with its matrices redrawn at std 0.3: the saved weights (std 0.02) make every greedy step
-    pick the same token, which would let a broken cache or attention pass; these give varied, peaked outputs."""
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(tiny_qwen_dir).eval()
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for param in model.parameters():
-            if param.dim() == 2:
-                param.normal_(0.0, 0.3, generator=generator)
-    return model
+    """The tiny Qwen3 with varied, peaked outputs (`load_lively_qwen`)."""
+    return load_lively_qwen(tiny_qwen_dir)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ torch = pytest.importorskip("torch")
 from rag.generators.batched import sample_batched  # noqa: E402
 from eval.records import sample_seed  # noqa: E402
 from rag.config import SamplingParams  # noqa: E402
+from tests.fixtures.tiny_qwen import load_lively_qwen  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SAMPLES = 64
@@ -17,16 +18,11 @@ SAMPLES = 64
 
 @pytest.fixture(scope="module")
 def model_and_prompt(tiny_qwen_dir):
-    """The tiny Qwen3 with its matrices redrawn at std 0.3 (varied, peaked outputs, as in tests/test_batched.py)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """The tiny Qwen3 with its matrices redrawn at std 0.3 (`load_lively_qwen`, as in tests/test_batched.py)."""
+    from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_qwen_dir)
-    model = AutoModelForCausalLM.from_pretrained(tiny_qwen_dir).eval()
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for param in model.parameters():
-            if param.dim() == 2:
-                param.normal_(0.0, 0.3, generator=generator)
+    model = load_lively_qwen(tiny_qwen_dir)
     text = tokenizer.apply_chat_template([{"role": "user", "content": "GPT-3 有多少参数？"}], add_generation_prompt=True,
                                          enable_thinking=False, tokenize=False)
     return model, tokenizer(text, add_special_tokens=False)["input_ids"]
