@@ -19,19 +19,22 @@ from rag.generators.extractive import ExtractiveGenerator
 from rag.pipeline import Pipeline
 from rag.prompt import PROMPTS
 from rag.types import Answer
+from tests.fixtures.ui_pages import page_settings, panel_values
 from ui import ab
-from ui.app import SETTING_NAMES, StopSignal, accept_comparison, compare, default_values, parse_settings
+from ui.app import StopSignal, accept_comparison, compare, parse_settings
 
 PROMPT_NAMES = list(PROMPTS)
 GOLD_QUESTION = "根据基础语言模型汇总表，PaLM 的训练 Tokens 规模是多少？"  # zh-table-005 of eval/data/qa.jsonl
 
 
-def _settings(index_dir, corpus_dir, **model) -> Settings:
-    return Settings(
-        index=IndexSettings(corpus=str(corpus_dir), index=str(index_dir), embedder="minilm"),
-        model=ModelSettings(**model),
-        sampling=SamplingParams(max_new_tokens=8),
-    )
+@pytest.fixture(scope="module")
+def tiny(corpus_index, corpus_index_dir, corpus_dir, tiny_qwen_dir) -> Pipeline:
+    return Pipeline(page_settings(corpus_index_dir, corpus_dir, model=str(tiny_qwen_dir)), index=corpus_index, progress=False)
+
+
+@pytest.fixture(scope="module")
+def extractive(corpus_index, corpus_index_dir, corpus_dir) -> Pipeline:
+    return Pipeline(page_settings(corpus_index_dir, corpus_dir, backend="extractive"), index=corpus_index, progress=False)
 
 
 class RecordingGenerator(ExtractiveGenerator):
@@ -50,25 +53,9 @@ class RecordingGenerator(ExtractiveGenerator):
                 for r, g in zip(rows, out)]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def tiny(corpus_index, corpus_index_dir, corpus_dir, tiny_qwen_dir) -> Pipeline:
-    return Pipeline(_settings(corpus_index_dir, corpus_dir, model=str(tiny_qwen_dir)), index=corpus_index, progress=False)
-
-
-@pytest.fixture(scope="module")
-def extractive(corpus_index, corpus_index_dir, corpus_dir) -> Pipeline:
-    return Pipeline(_settings(corpus_index_dir, corpus_dir, backend="extractive"), index=corpus_index, progress=False)
-
-
-def _values(pipeline: Pipeline, **changes) -> list:
-    values = dict(zip(SETTING_NAMES, default_values(pipeline.settings)))
-    values.update(changes)
-    return [values[name] for name in SETTING_NAMES]
-
-
 def _run(pipeline, question, n, a: dict, b: dict, signal=None):
     signal = signal or StopSignal()
-    accepted = accept_comparison(pipeline, PROMPT_NAMES, question, signal, n, *_values(pipeline, **a), *_values(pipeline, **b))
+    accepted = accept_comparison(pipeline, PROMPT_NAMES, question, signal, n, *panel_values(pipeline, **a), *panel_values(pipeline, **b))
     steps = list(compare(pipeline, accepted[0], signal))
     return accepted, steps
 
@@ -94,8 +81,8 @@ def test_sides_with_one_prompt_share_each_call_and_sample_i_uses_seed_plus_i(ext
     recorder = RecordingGenerator()
     pipeline = Pipeline(extractive.settings, index=extractive.index, generator=recorder, progress=False)
     sides = {
-        "A": parse_settings(pipeline.settings, _values(pipeline, seed=10, temperature=0.7), PROMPT_NAMES),
-        "B": parse_settings(pipeline.settings, _values(pipeline, seed=10, temperature=1.0), PROMPT_NAMES),
+        "A": parse_settings(pipeline.settings, panel_values(pipeline, seed=10, temperature=0.7), PROMPT_NAMES),
+        "B": parse_settings(pipeline.settings, panel_values(pipeline, seed=10, temperature=1.0), PROMPT_NAMES),
     }
     *_, last = ab.sample_sides(pipeline, "GPT-3 有多少参数？", sides, 6)
     samples = last.samples
@@ -105,7 +92,7 @@ def test_sides_with_one_prompt_share_each_call_and_sample_i_uses_seed_plus_i(ext
     assert sorted((s.side, s.index) for s in samples) == [(side, i) for side in "AB" for i in range(6)]
 
     recorder.calls.clear()
-    sides["B"] = parse_settings(pipeline.settings, _values(pipeline, k=2), PROMPT_NAMES)  # another prompt
+    sides["B"] = parse_settings(pipeline.settings, panel_values(pipeline, k=2), PROMPT_NAMES)  # another prompt
     *_, last = ab.sample_sides(pipeline, "GPT-3 有多少参数？", sides, 3)
     assert [len(c) for c in recorder.calls] == [3, 3] and len(last.samples) == 6
 
@@ -172,9 +159,9 @@ def test_clusters_agreement_refusal_share_and_the_paired_test_follow_the_eval_de
 
 def test_bad_sample_counts_are_refused_with_the_range(extractive):
     for bad in (0, 21, 2.5, None):
-        accepted = accept_comparison(extractive, PROMPT_NAMES, "GPT-3 有多少参数？", StopSignal(), bad, *_values(extractive), *_values(extractive))
+        accepted = accept_comparison(extractive, PROMPT_NAMES, "GPT-3 有多少参数？", StopSignal(), bad, *panel_values(extractive), *panel_values(extractive))
         assert accepted[0] is None and "samples per side" in accepted[5]
-    values = _values(extractive) + _values(extractive, top_p=0)
+    values = panel_values(extractive) + panel_values(extractive, top_p=0)
     accepted = accept_comparison(extractive, PROMPT_NAMES, "GPT-3 有多少参数？", StopSignal(), 6, *values)
     assert accepted[0] is None and "settings B: top_p must be in (0, 1]" in accepted[5]
 
@@ -183,7 +170,7 @@ def test_the_saved_sweep_config_runs_both_settings_in_eval_run(extractive, tmp_p
     from eval.run import main
 
     accepted = accept_comparison(extractive, PROMPT_NAMES, "GPT-3 有多少参数？", StopSignal(), 3,
-                                 *_values(extractive, temperature=0.2), *_values(extractive, temperature=0.9))  # fmt: skip
+                                 *panel_values(extractive, temperature=0.2), *panel_values(extractive, temperature=0.9))  # fmt: skip
     config = Path(accepted[6])
     assert config.name == "ab-sweep.yaml" and "python -m eval.run --config" in config.read_text(encoding="utf-8")
     assert main(["--config", str(config), "--limit", "2", "--out", str(tmp_path), "--quiet"]) == 0

@@ -13,13 +13,12 @@ import threading
 
 import pytest
 
-from ingest.config import IndexSettings
-from rag.config import ModelSettings, RetrievalSettings, SamplingParams, Settings
+from rag.config import RetrievalSettings, SamplingParams
 from rag.pipeline import Pipeline
 from rag.prompt import PROMPTS
+from tests.fixtures.ui_pages import page_settings, panel_values
 from ui import app as ui_app
 from ui.app import (
-    SETTING_NAMES,
     StopSignal,
     accept_question,
     answer_question,
@@ -35,41 +34,27 @@ QUESTION = "GPT-3 有多少参数？"
 PROMPT_NAMES = list(PROMPTS)
 
 
-def _settings(index_dir, corpus_dir, **model) -> Settings:
-    return Settings(
-        index=IndexSettings(corpus=str(corpus_dir), index=str(index_dir), embedder="minilm"),
-        model=ModelSettings(**model),
-        sampling=SamplingParams(max_new_tokens=8),
-    )
-
-
 @pytest.fixture(scope="module")
 def tiny(corpus_index, corpus_index_dir, corpus_dir, tiny_qwen_dir) -> Pipeline:
-    return Pipeline(_settings(corpus_index_dir, corpus_dir, model=str(tiny_qwen_dir)), index=corpus_index, progress=False)
+    return Pipeline(page_settings(corpus_index_dir, corpus_dir, model=str(tiny_qwen_dir)), index=corpus_index, progress=False)
 
 
 @pytest.fixture(scope="module")
 def extractive(corpus_index, corpus_index_dir, corpus_dir) -> Pipeline:
-    return Pipeline(_settings(corpus_index_dir, corpus_dir, backend="extractive"), index=corpus_index, progress=False)
-
-
-def _values(pipeline: Pipeline, **changes) -> list:
-    values = dict(zip(SETTING_NAMES, default_values(pipeline.settings)))
-    values.update(changes)
-    return [values[name] for name in SETTING_NAMES]
+    return Pipeline(page_settings(corpus_index_dir, corpus_dir, backend="extractive"), index=corpus_index, progress=False)
 
 
 def _ask(pipeline: Pipeline, question: str, chat=None, history=None, signal=None, **changes):
     """Both steps of sending a chat message; returns every yield of the streaming step and the first step's result."""
     signal = signal or StopSignal()
-    accepted = accept_question(pipeline.settings, PROMPT_NAMES, question, chat or [], signal, *_values(pipeline, **changes))
+    accepted = accept_question(pipeline.settings, PROMPT_NAMES, question, chat or [], signal, *panel_values(pipeline, **changes))
     _, chat, _, pending, _ = accepted
     return list(answer_question(pipeline, pending, chat, history or [], signal)), accepted
 
 
 def test_tokens_stream_as_growing_prefixes_of_the_final_answer(tiny, monkeypatch):
     monkeypatch.setattr(ui_app, "STREAM_INTERVAL_S", 0.0)  # see every token
-    settings = parse_settings(tiny.settings, _values(tiny), PROMPT_NAMES)
+    settings = parse_settings(tiny.settings, panel_values(tiny), PROMPT_NAMES)
     items = list(stream_answer(tiny, QUESTION, settings, stop=threading.Event()))
     *partials, answer = items
     assert answer.answer and answer.timings["new_tokens"] <= 8
@@ -137,7 +122,7 @@ def test_citations_link_to_the_cited_span_marked_in_the_original_file(extractive
 def test_out_of_range_settings_show_a_message_and_keep_the_question(extractive, change, message):
     chat = [{"role": "user", "content": "earlier"}]
     shown, state, textbox, pending, error = accept_question(
-        extractive.settings, PROMPT_NAMES, QUESTION, chat, StopSignal(), *_values(extractive, **change)
+        extractive.settings, PROMPT_NAMES, QUESTION, chat, StopSignal(), *panel_values(extractive, **change)
     )
     assert message in unescape(error) and "rag-error" in error and "Traceback" not in error
     assert shown == chat and state == chat and textbox == QUESTION and pending is None
@@ -146,13 +131,13 @@ def test_out_of_range_settings_show_a_message_and_keep_the_question(extractive, 
 
 @pytest.mark.parametrize("question, message", [("   ", "the question is empty"), ("长" * 2001, "2001 characters")])
 def test_empty_or_overlong_question_gets_a_message(extractive, question, message):
-    _, _, _, pending, error = accept_question(extractive.settings, PROMPT_NAMES, question, [], StopSignal(), *_values(extractive))
+    _, _, _, pending, error = accept_question(extractive.settings, PROMPT_NAMES, question, [], StopSignal(), *panel_values(extractive))
     assert pending is None and message in error
 
 
 def test_stop_ends_generation_and_keeps_what_was_written(tiny):
     signal = StopSignal()
-    _, chat, _, pending, _ = accept_question(tiny.settings, PROMPT_NAMES, QUESTION, [], signal, *_values(tiny, max_new_tokens=64))
+    _, chat, _, pending, _ = accept_question(tiny.settings, PROMPT_NAMES, QUESTION, [], signal, *panel_values(tiny, max_new_tokens=64))
     steps = answer_question(tiny, pending, chat, [], signal)
     next(steps)  # first streamed text: generation is running
     stop_request(signal)
@@ -164,11 +149,11 @@ def test_stop_ends_generation_and_keeps_what_was_written(tiny):
 
 def test_stop_pressed_while_waiting_in_the_queue_ends_the_request_at_once(extractive):
     signal = StopSignal()
-    _, chat, _, pending, _ = accept_question(extractive.settings, PROMPT_NAMES, QUESTION, [], signal, *_values(extractive))
+    _, chat, _, pending, _ = accept_question(extractive.settings, PROMPT_NAMES, QUESTION, [], signal, *panel_values(extractive))
     stop_request(signal)
     *_, (chat, _, _) = answer_question(extractive, pending, chat, [], signal)
     assert "Stopped" in chat[-1]["content"]
-    _, _, _, pending, _ = accept_question(extractive.settings, PROMPT_NAMES, QUESTION, chat, signal, *_values(extractive))
+    _, _, _, pending, _ = accept_question(extractive.settings, PROMPT_NAMES, QUESTION, chat, signal, *panel_values(extractive))
     assert not signal.stopped  # a new question is not stopped by the previous Stop
 
 
