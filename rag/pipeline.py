@@ -18,7 +18,7 @@ from rag.followup import rewrite_followup
 from rag.prompt import PROMPTS, build_messages, template_hash
 from rag.refusal import is_refusal
 from rag.retrieve import HybridRetriever
-from rag.types import Answer, Hit
+from rag.types import Answer, Generation, Hit
 
 
 class Pipeline:
@@ -99,16 +99,11 @@ class Pipeline:
         )
         sources = hits[: len(built.sources)]
         generation = self.generator.generate(built.messages, sampling, on_token=on_token, stop=stop)
-        numbers = parse_citations(generation.answer, len(sources))
         tokens_per_s = generation.new_tokens / (generation.generate_ms / 1000) if generation.generate_ms > 0 else 0.0
-        return Answer(
-            question=question,
-            answer=generation.answer,
-            refused=is_refusal(generation.answer),
-            thinking=generation.thinking,
-            truncated=generation.truncated,
-            citations=map_citations(numbers, sources),
-            sources=sources,
+        return self.answer(
+            question,
+            generation,
+            sources,
             params={
                 "sampling": asdict(sampling),
                 "retrieval": asdict(retrieval),
@@ -116,9 +111,6 @@ class Pipeline:
                 "prompt_hash": template_hash(prompt),
                 "standalone_question": standalone,
             },
-            model=self.generator.name,
-            backend=self.generator.backend,
-            index=self.index_info(),
             timings={
                 "retrieve_ms": round(retrieve_ms, 2),
                 "ttft_ms": round(generation.ttft_ms, 2),
@@ -127,6 +119,26 @@ class Pipeline:
                 "tokens_per_s": round(tokens_per_s, 2),
             },
             notices=[n for n in [self.retriever.rerank_notice(retrieval), *built.notices] if n],
+        )
+
+    def answer(self, question: str, generation: Generation, sources: list[Hit], *, params: dict[str, Any],
+               timings: dict[str, float], notices: list[str]) -> Answer:  # fmt: skip
+        """The `Answer` for a generation over numbered `sources`: refusal, citations mapped to the sources, and
+        this pipeline's model, backend and index (shared by `ask` and the page's A/B samples)."""
+        return Answer(
+            question=question,
+            answer=generation.answer,
+            refused=is_refusal(generation.answer),
+            thinking=generation.thinking,
+            truncated=generation.truncated,
+            citations=map_citations(parse_citations(generation.answer, len(sources)), sources),
+            sources=sources,
+            params=params,
+            model=self.generator.name,
+            backend=self.generator.backend,
+            index=self.index_info(),
+            timings=timings,
+            notices=notices,
         )
 
     def status(self) -> dict[str, Any]:

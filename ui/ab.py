@@ -32,10 +32,8 @@ from eval.answer_keys import answer_key as canonical_key
 from eval.metrics import REFUSED_KEY, SampleScore, score_sample
 from eval.normalize import normalize, strip_thinking
 from eval.qa import DEFAULT_QA, QAItem, load_qa
-from rag.citations import map_citations, parse_citations
 from rag.config import SamplingParams
 from rag.prompt import build_messages
-from rag.refusal import is_refusal
 from rag.types import Answer, Generation, Hit
 
 if TYPE_CHECKING:
@@ -155,26 +153,9 @@ def plan_jobs(pipeline: Pipeline, question: str, sides: dict[str, RequestSetting
 
 def _answer(pipeline: Pipeline, question: str, job: _Job, settings: RequestSettings, row: SamplingParams,
             generation: Generation, ms_per_row: float) -> Answer:  # fmt: skip
-    numbers = parse_citations(generation.answer, len(job.sources))
-    return Answer(
-        question=question,
-        answer=generation.answer,
-        refused=is_refusal(generation.answer),
-        thinking=generation.thinking,
-        truncated=generation.truncated,
-        citations=map_citations(numbers, job.sources),
-        sources=job.sources,
-        params={
-            "sampling": dataclasses.asdict(row),
-            "retrieval": dataclasses.asdict(settings.retrieval),
-            "prompt": settings.prompt,
-        },
-        model=pipeline.generator.name,
-        backend=pipeline.generator.backend,
-        index=pipeline.index_info(),
-        timings={"generate_ms": round(ms_per_row, 2), "new_tokens": generation.new_tokens},
-        notices=job.notices,
-    )
+    params = {"sampling": dataclasses.asdict(row), "retrieval": dataclasses.asdict(settings.retrieval), "prompt": settings.prompt}
+    timings = {"generate_ms": round(ms_per_row, 2), "new_tokens": generation.new_tokens}
+    return pipeline.answer(question, generation, job.sources, params=params, timings=timings, notices=job.notices)
 
 
 def _sample(pipeline: Pipeline, question: str, job: _Job, rows, gold: QAItem | None) -> tuple[list[Sample], list[str]]:
