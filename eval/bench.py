@@ -11,10 +11,12 @@ the benchmark runs and produces every figure, and its timings mean nothing.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -54,8 +56,17 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
+        "llama_cpp_python": _version("llama-cpp-python"),
+        "commit": source_commit(),
         "load_average_at_start": os.getloadavg(),
     }
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,8 +228,29 @@ def main(argv: list[str] | None = None) -> int:
         }
         args.out.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     if args.markdown:
-        args.markdown.write_text(format_markdown(figures) + "\n", encoding="utf-8")
+        args.markdown.write_text(stamp(info, command.strip()) + "\n\n" + format_markdown(figures) + "\n", encoding="utf-8")
     return 0
+
+
+def source_commit() -> str:
+    """The short commit of the measured code, `+changes` when the working tree differs from it."""
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True)
+
+    head = git("rev-parse", "--short", "HEAD")
+    if head.returncode != 0:
+        return "unknown (not a git checkout)"
+    return head.stdout.strip() + ("+changes" if git("status", "--porcelain", "--untracked-files=no").stdout.strip() else "")
+
+
+def stamp(info: dict[str, Any], command: str) -> str:
+    """The line above the Markdown table: when, which code, which machine and load, which command."""
+    return (
+        f"Measured {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M')} UTC, commit {info['commit']}, {info['cpu']}, "
+        f"{info['cores']} cores ({info['cpu_capability']}, AVX-512 {'yes' if info['avx512'] else 'no'}), "
+        f"llama-cpp-python {info['llama_cpp_python']}; load average {info['load_average_at_start'][0]:.1f} at the start, "
+        f"{info['load_average_at_end'][0]:.1f} at the end; {info['seconds']:.0f} s. Command: `{command}`"
+    )
 
 
 def figures_from(raw: dict[str, Any], quick: bool) -> list[Figure]:

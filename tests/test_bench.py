@@ -31,6 +31,8 @@ EXPECTED = {
         "tiny random Qwen3 Q8_0: decode, transformers",
         "tiny random Qwen3 Q8_0: llama_decode alone after the prompt",
         "tiny random Qwen3 F16: decode, llama.cpp",
+        "tiny random Qwen3 Q4_K_M: decode, llama.cpp",  # quantised from the F16 file by llama.cpp
+        "tiny random Qwen3 Q4_0: decode, llama.cpp",
         "tiny random Qwen3 Q8_0: sweep",
     ],
     "concurrency": ["openai sweep"],
@@ -63,7 +65,10 @@ def test_quick_bench_writes_every_figure_finite(tmp_path, tiny_qwen_dir, capsys)
 
     printed = capsys.readouterr().out
     assert "TTFT, rag TransformersGenerator" in printed and "--quick" in printed
-    assert md.read_text(encoding="utf-8").count("\n| ") == len(figures) + 1  # separator row + one per figure
+    markdown = md.read_text(encoding="utf-8")
+    assert sum(line.startswith("| ") for line in markdown.splitlines()) == len(figures) + 2  # header, separator, figures
+    assert markdown.startswith(f"Measured {data['measured_at'][:10]} ") and f"commit {data['machine']['commit']}, " in markdown
+    assert "Command: `python -m eval.bench --quick " in markdown.splitlines()[0]
 
 
 def test_bad_arguments_exit_2(capsys):
