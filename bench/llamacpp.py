@@ -294,15 +294,16 @@ def bench_concurrency(index, index_dir: Path, corpus: Path, work: Path, question
     parallel slots) with 1 and with 8 requests in flight: seconds from the first record to the last."""
     from dataclasses import replace
 
-    from eval.config import load_eval_config
+    from eval.config import CONFIGS, load_eval_config
+    from eval.qa import DEFAULT_QA
     from eval.run import run_sweep
     from bench.openai_stub import OpenAIStub
 
     stub = OpenAIStub(latency_s=latency_s, slots=8).start()
     try:
-        config = load_eval_config(Path(__file__).parent / "configs" / "smoke.yaml").with_overrides(
-            backend="openai", base_url=stub.base_url, models=("tiny-qwen",), limit=questions,
-            index=replace(load_eval_config(Path(__file__).parent / "configs" / "smoke.yaml").index,
+        config = load_eval_config(CONFIGS / "smoke.yaml").with_overrides(
+            backend="openai", base_url=stub.base_url, models=("tiny-qwen",), limit=questions, qa=str(DEFAULT_QA),
+            index=replace(load_eval_config(CONFIGS / "smoke.yaml").index,
                           corpus=str(corpus), index=str(index_dir), embedder="minilm"),
         )
         out: dict[str, Any] = {"latency_s": latency_s, "slots": 8, "questions": questions}

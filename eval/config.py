@@ -41,6 +41,7 @@ from core.errors import UserError
 from rag.config import BACKENDS, DEFAULT_MODEL, RetrievalSettings, SamplingParams, read_config_file
 
 DEFAULT_RUNS_DIR = "eval/runs"
+CONFIGS = Path(__file__).resolve().parent / "configs"  # the shipped sweep configs (smoke, nightly, …)
 SWEEPABLE_SAMPLING = tuple(f.name for f in fields(SamplingParams) if f.name != "seed")
 SWEEPABLE_RETRIEVAL = tuple(f.name for f in fields(RetrievalSettings))
 

@@ -88,7 +88,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_bench_runs_from_an_installed_wheel_outside_the_checkout(tmp_path):
     """The wheel built from the sources (without tests/) holds everything `python -m bench` imports: run from a
-    folder that is not the repository, with only the wheel's contents importable, it measures and stamps."""
+    folder that is not the repository, with only the wheel's contents importable, it measures (the OpenAI stand-in and the shipped sweep config come from the wheel too) and stamps."""
     source = tmp_path / "source"
     shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", "tests", "index", "runs", "build", "*.egg-info", "__pycache__", "docs"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path / "wheel"), str(source)],
@@ -99,12 +99,12 @@ def test_bench_runs_from_an_installed_wheel_outside_the_checkout(tmp_path):
     work = tmp_path / "elsewhere"
     work.mkdir()
     env = {**os.environ, "PYTHONPATH": str(site), "HF_HUB_OFFLINE": "1"}
-    run = subprocess.run([sys.executable, "-m", "bench", "--quick", "--sections", "memory", "--corpus", str(REPO / "corpus"), "--markdown", "bench.md"],
+    run = subprocess.run([sys.executable, "-m", "bench", "--quick", "--sections", "memory,concurrency", "--corpus", str(REPO / "corpus"), "--markdown", "bench.md"],
                          cwd=work, env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     stamp, table = (work / "bench.md").read_text(encoding="utf-8").split("\n\n", 1)
     assert re.fullmatch(STAMP, stamp) and "· commit unknown ·" in stamp, stamp  # no git repository around the installed copy
-    assert "read bandwidth (torch sum)" in table
+    assert "read bandwidth (torch sum)" in table and "openai sweep" in table
 
 
 def test_bad_arguments_exit_2(capsys):
