@@ -65,13 +65,15 @@ def relative_links(source: str) -> list[Link]:
 
 def broken_links(doc: Path, repo: Path) -> list[str]:
     """`file:line: target — why` for each relative link of `doc` whose file or anchor does not exist."""
-    problems = []
+    root, problems = repo.resolve(), []
     for link in relative_links(doc.read_text(encoding="utf-8")):
         path_part, _, anchor = link.target.partition("#")
         target = (doc.parent / unquote(path_part)).resolve() if path_part else doc
         where = f"{doc.relative_to(repo)}:{link.line}: {link.target}"
-        if not target.is_relative_to(repo.resolve()) or not target.exists():
-            problems.append(f"{where} — no such file {target.relative_to(repo.resolve()) if target.is_relative_to(repo.resolve()) else target}")
+        if not target.is_relative_to(root):
+            problems.append(f"{where} — outside the repository")
+        elif not target.exists():
+            problems.append(f"{where} — no such file {target.relative_to(root)}")
         elif anchor:
             if target.suffix != ".md":
                 problems.append(f"{where} — an anchor into {target.name}, which is not Markdown")

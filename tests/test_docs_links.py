@@ -51,7 +51,7 @@ def test_a_broken_link_or_anchor_is_reported_with_its_line(tmp_path: Path):
     (tmp_path / "docs/fig.png").write_bytes(b"\x89PNG")
     (tmp_path / "README.md").write_text(
         "# Top\n\n[ok](docs/eval.md#statistics) [ok](#top) ![ok](docs/fig.png) [web](https://example.com/x#y)\n\n"
-        "[gone](docs/usage.md) and [moved](#statistics)\n\n"
+        "[gone](docs/usage.md) and [moved](#statistics) and [out](../../etc/passwd)\n\n"
         "| a | b |\n|---|---|\n| [stale](docs/eval.md#metrics) | [png](docs/fig.png#x) |\n\n"
         "`[code](#not-a-link)`\n",
         encoding="utf-8",
@@ -59,6 +59,7 @@ def test_a_broken_link_or_anchor_is_reported_with_its_line(tmp_path: Path):
     assert broken_links(tmp_path / "README.md", tmp_path) == [
         "README.md:5: docs/usage.md — no such file docs/usage.md",
         "README.md:5: #statistics — README.md has no heading with the anchor #statistics",
+        "README.md:5: ../../etc/passwd — outside the repository",
         "README.md:9: docs/eval.md#metrics — eval.md has no heading with the anchor #metrics",
         "README.md:9: docs/fig.png#x — an anchor into fig.png, which is not Markdown",
     ]
