@@ -32,7 +32,7 @@ from eval.records import git_commit
 from eval.regression import DEFAULT_TOLERANCE, compare_runs
 from eval.run_index import RunIndex
 from eval.trend import INDEX_NAME, write_trend
-from ingest.errors import OneLineArgumentParser, UserError, parse_args
+from core.errors import OneLineArgumentParser, UserError, parse_args
 
 SUMMARY = "summary.json"
 REPORT = "report.html"

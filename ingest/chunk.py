@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from ingest.clean import CJK, CleanText, heading_text
-from ingest.types import Chunk
+from core.types import Chunk
 
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", "!", "?", ";", ". ", "，", "、", ",", " ", ""]
 _HEADING = re.compile(r"(#{1,6})\s+(.*)")

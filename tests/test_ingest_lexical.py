@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.lexical import tokenize
+from core.lexical import tokenize
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,9 @@ import logging
 import re
 import unicodedata
 
-from ingest.clean import CJK
 
+# Han (with extensions and compatibility), kana and Hangul: the scripts written without spaces between words.
+CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
 _TOKEN = re.compile(rf"(?P<cjk>[{CJK}]+)|(?P<latin>[a-z0-9]+(?:[.\-_+/][a-z0-9]+)*)")
 _PART = re.compile(r"[a-z]+|\d+(?:\.\d+)*")
 # Function words that say nothing about a chunk; BM25's idf would mostly mute them, this keeps indexes small.
