@@ -37,7 +37,8 @@ from eval.records import RecordKey, RecordStore, decoding_fingerprint, git_commi
 from eval.run_index import Heartbeat, RunIndex
 from eval.trend import INDEX_NAME
 from core.errors import OneLineArgumentParser, UserError, parse_args
-from rag.config import BACKENDS, ModelSettings, RetrievalSettings, Settings
+from rag.config import ModelSettings, RetrievalSettings, Settings
+from rag.generators import BACKENDS
 from rag.generators.protocol import Generator
 from rag.prompt import build_messages, template_hash
 from rag.types import Generation, Hit
@@ -214,7 +215,7 @@ def _load_generator(config: EvalConfig, model: str) -> tuple[Generator, str | No
     """The model for a sweep, and the fallback notice. A model that cannot be loaded is an error unless the
     config sets `fallback`; then the extractive backend stands in, with the notice, and its results are
     labelled `extractive`."""
-    from rag.generate import load_generator
+    from rag.generators.factory import load_generator
 
     generator, notice = load_generator(
         ModelSettings(model=model, backend=config.backend, base_url=config.base_url, fallback=config.fallback,

@@ -514,7 +514,7 @@ def expect_ask(o: Outcome, ws: Workspace, cwd: Path) -> None:
     if model.backend == "openai":
         assert set(who) == {"openai"} and any(r.get("model") == model.model for r in ws.stub.requests), o.describe()
     elif model.backend == "extractive" or Path(model.model).expanduser().exists():
-        from rag.generate import resolve_backend
+        from rag.generators.factory import resolve_backend
 
         assert set(who) == {resolve_backend(model)}, f"the model {model.model} did not answer:\n{o.describe()}"
     else:
@@ -709,6 +709,13 @@ def check_diagram(block: Block, ws: Workspace) -> None:
         assert spec and (spec.submodule_search_locations is None or importlib.util.find_spec(module + ".__main__")), module
 
 
+def check_import_drawing(block: Block, ws: Workspace) -> None:
+    """The import drawing is what `python -m tests.import_graph` draws from the code now."""
+    from tests import import_graph
+
+    assert block.text.strip() == import_graph.drawing(import_graph.graph()), f"{block.where}: run `python -m tests.import_graph` and paste its output"
+
+
 def check_layout(block: Block, ws: Workspace) -> None:
     """The layout lists folders that exist, and every top-level Python package of the repository."""
     listed = set(re.findall(r"^(\w+)/", block.text, re.M))
@@ -759,6 +766,7 @@ def check_calibration(block: Block, ws: Workspace) -> None:
 OUTPUT_BLOCKS: dict[tuple[str, str], Callable[[Block, Workspace], None]] = {
     ("Quickstart", "note: no index at index/ yet"): check_quickstart,
     ("How it fits together", "corpus/"): check_diagram,
+    ("How it fits together", "core   → nothing of ours"): check_import_drawing,
     ("JSON output", "{"): check_json_shape,
     ("Dense embeddings", "warning: cannot load embedding model"): check_wrapped_warning,
     ("Lexical index", "gpt-3 gpt 3"): check_tokenize,

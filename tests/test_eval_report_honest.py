@@ -10,19 +10,7 @@ from pathlib import Path
 import pytest
 
 from eval.qa import LANGS, QA_TYPES
-from eval.run import main as run_main
 from ui.eval_tab import render_eval
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def offline_smoke(tmp_path_factory, corpus_index_dir) -> Path:
-    runs = tmp_path_factory.mktemp("runs")
-    code = run_main(["--config", str(REPO / "eval/configs/smoke.yaml"), "--index", str(corpus_index_dir),
-                     "--out", str(runs), "--quiet"])
-    assert code == 0
-    return next(p for p in runs.iterdir() if (p / "report.html").exists())
 
 
 def test_the_report_names_the_fallback_that_answered(offline_smoke: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from core.errors import UserError
 from core.hub import ModelUnavailable
 from rag.config import ModelSettings, SamplingParams
-from rag.generate import Generator, load_generator
+from rag.generators.factory import Generator, load_generator
 from rag.generators.extractive import ExtractiveGenerator
 from rag.generators.transformers_lm import TransformersGenerator
 

@@ -11,7 +11,7 @@ import pytest
 
 from core.errors import UserError
 from rag.config import ModelSettings, SamplingParams
-from rag.generate import load_generator
+from rag.generators.factory import load_generator
 from rag.generators.openai_server import OpenAIGenerator
 from bench.openai_stub import OpenAIStub, StubReply
 
