@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import UserError
 from eval import stats
 from eval.aggregate import answer_metrics, mean, reason_shares, rounded
 from eval.answer_keys import answer_key
 from eval.metrics import evidence_recall_at_k, score_sample, summarize_question
 from eval.qa import Evidence, QAItem
 from eval.records import read_jsonl
-from core.errors import UserError
 from rag.citations import parse_citations
 from rag.generators import ignores_sampling
 

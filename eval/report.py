@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from core.errors import OneLineArgumentParser, UserError, parse_args
 from eval import figures
 from eval.analysis import RunData, Summary, load_run, summarize
 from eval.config import DEFAULT_RUNS_DIR
@@ -32,7 +33,6 @@ from eval.records import git_commit
 from eval.regression import DEFAULT_TOLERANCE, compare_runs
 from eval.run_index import RunIndex
 from eval.trend import INDEX_NAME, write_trend
-from core.errors import OneLineArgumentParser, UserError, parse_args
 
 SUMMARY = "summary.json"
 REPORT = "report.html"

@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from core.errors import OneLineArgumentParser, UserError, parse_args
 from eval.analysis import qa_item_to_json
 from eval.config import DEFAULT_RUNS_DIR, EvalConfig, load_eval_config
 from eval.grid import Cell, Grid, expand_grid, retrieval_id
@@ -36,7 +37,6 @@ from eval.qa import QAItem, load_qa, stratified_sample
 from eval.records import RecordKey, RecordStore, decoding_fingerprint, git_commit, library_versions, messages_hash, sample_seed
 from eval.run_index import Heartbeat, RunIndex
 from eval.trend import INDEX_NAME
-from core.errors import OneLineArgumentParser, UserError, parse_args
 from rag.config import ModelSettings, RetrievalSettings, Settings
 from rag.generators import BACKENDS
 from rag.generators.protocol import Generator

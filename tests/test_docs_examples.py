@@ -60,7 +60,6 @@ from tests.docs_examples import (
     workflow_scripts,
 )
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
@@ -340,8 +339,8 @@ def copy_clone(root: Path) -> Path:
 def ws(tmp_path_factory, tiny_qwen_dir, corpus_index_dir) -> Workspace:
     """A clone without models: corpus and eval files, a copy of the session's index (the bundled embedder),
     the config blocks saved, a .venv/bin/python, and small/ (one report, a .pdf and their index) for the rebuild."""
-    from ingest.build import build_index
     from bench.openai_stub import OpenAIStub
+    from ingest.build import build_index
     from tests.fixtures.tiny_gguf import build_tiny_qwen_gguf
 
     root = copy_clone((tmp_path_factory.mktemp("docs") / "clone").resolve())
@@ -687,8 +686,8 @@ def check_answers_line(block: Block, ws: Workspace) -> None:
 
 def check_refusal_patterns(block: Block, ws: Workspace) -> None:
     """The refusal sentences and patterns listed are rag.refusal.REFUSAL_PATTERNS (the sentences unescaped)."""
-    from rag.refusal import REFUSAL_PATTERNS
     from rag.prompt import REFUSAL_EN, REFUSAL_ZH
+    from rag.refusal import REFUSAL_PATTERNS
 
     code = [REFUSAL_ZH.rstrip("。"), REFUSAL_EN.rstrip("."), *REFUSAL_PATTERNS[2:]]
     assert REFUSAL_PATTERNS[:2] == tuple(re.escape(s) for s in code[:2])
@@ -848,8 +847,8 @@ def check_eval_config(path: Path, block: Block, ws: Workspace) -> None:
 def check_workflow(path: Path, block: Block, ws: Workspace) -> None:
     """A GitHub Actions workflow: its schedule, jobs, steps with `uses` or `run`, and the folders it caches are
     those the commands write (the `run:` steps are run by test_commands_of_block)."""
-    from eval.config import DEFAULT_RUNS_DIR
     from core.config import IndexSettings
+    from eval.config import DEFAULT_RUNS_DIR
 
     flow = yaml.safe_load(path.read_text(encoding="utf-8"))
     on = flow.get("on", flow.get(True))  # YAML 1.1 reads a bare `on` key as true

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.openai_stub import OpenAIStub
 from eval.analysis import load_run, score_records
 from eval.config import EvalConfig, load_eval_config
 from eval.records import read_jsonl, sample_seed
@@ -27,8 +28,6 @@ from eval.run import main as run_main
 from eval.stats import proportion_ci
 from rag.prompt import template_hash
 from rag.refusal import is_refusal
-from bench.openai_stub import OpenAIStub
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 REPO = Path(__file__).resolve().parents[1]
