@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import OneLineArgumentParser, UserError, parse_args
+from core.machine import cpu
 from eval.analysis import qa_item_to_json
 from eval.config import DEFAULT_RUNS_DIR, EvalConfig, load_eval_config
 from eval.grid import Cell, Grid, expand_grid, retrieval_id
@@ -288,7 +289,7 @@ def run_sweep(
         "started_at": utc_now(), "finished_at": None, "status": "running", "git_commit": commit,
         "backend": config.backend, "backends": {}, "revisions": {}, "index": None, "cells": [_cell_json(grid, c) for c in grid.cells],
         "baseline": grid.baseline.id, "varying": list(grid.varying), "generated": 0, "cached": 0, "failed": 0,
-        "pid": os.getpid(), "host": socket.gethostname(), "notices": [], "ignores_sampling": [],
+        "pid": os.getpid(), "host": socket.gethostname(), "machine": cpu(), "notices": [], "ignores_sampling": [],
         "decoding": {"fingerprint": decoding_fingerprint(), "libraries": library_versions()},
     }
     _write_json(run_dir / "run.json", meta)

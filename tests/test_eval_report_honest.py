@@ -100,6 +100,7 @@ def test_the_markdown_tables_are_the_summary_stamped_with_the_run_date_commit_an
     stamp = text.splitlines()[0]
     assert meta["run_id"] in stamp and meta["finished_at"][:10] in stamp and f"host {meta['host']}" in stamp
     assert f"commit {meta['git_commit'][:7]}" in stamp and "complete" in stamp
+    assert f"host {meta['host']} ({meta['machine']['cpu']}, {meta['machine']['cores']} cores, AVX2 " in stamp  # the CPU it ran on
     assert "Qwen/Qwen3-0.6B" in text.split("| setting |")[0]  # the notice comes before the numbers
     summary = json.loads((offline_smoke / "summary.json").read_text(encoding="utf-8"))
     rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| ") and " | extractive | " in line]
