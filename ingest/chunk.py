@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ingest.clean import CJK, CleanText, heading_text
+from core.lexical import CJK
 from core.types import Chunk
+from ingest.clean import CleanText, heading_text
 
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", "!", "?", ";", ". ", "，", "、", ",", " ", ""]
 _HEADING = re.compile(r"(#{1,6})\s+(.*)")

@@ -109,6 +109,12 @@ def test_bench_runs_from_an_installed_wheel_outside_the_checkout(tmp_path):
     assert "read bandwidth (torch sum)" in table and "openai sweep" in table
 
 
+def test_the_former_name_still_runs_the_benchmark():
+    """`python -m eval.bench` (kept for one release) is `python -m bench`: same flags, same checks."""
+    run = subprocess.run([sys.executable, "-m", "eval.bench", "--quick", "--sections", "gpu"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and "unknown sections ['gpu']" in run.stderr
+
+
 def test_bad_arguments_exit_2(capsys):
     assert main(["--quick", "--scales", "ten"]) == 2
     assert "--scales" in capsys.readouterr().err

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from core.config import IndexSettings
 from eval.metrics import REFUSED_KEY, score_sample
 from eval.qa import Evidence, QAItem
-from core.config import IndexSettings
 from ingest.build import open_index
 from rag.config import ModelSettings, SamplingParams, Settings
 from rag.generators.extractive import ExtractiveGenerator

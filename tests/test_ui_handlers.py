@@ -7,9 +7,9 @@ through a real browser).
 from __future__ import annotations
 
 import dataclasses
-from html import unescape
 import re
 import threading
+from html import unescape
 
 import pytest
 
