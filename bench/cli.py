@@ -257,7 +257,7 @@ def figures_from(raw: dict[str, Any], quick: bool) -> list[Figure]:
         figs.append(Figure(
             "concurrency", f"openai sweep, {c['requests']} requests, 8 in flight", c["c8"]["seconds"], "s", "1 in flight", c["c1"]["seconds"],
             c["speedup"], "≥ 5× faster", c["speedup"] >= 5,
-            f"ratio = speed-up; local OpenAI stand-in, {c['latency_s'] * 1000:.0f} ms per request, {c['slots']} slots; first record to last",
+            f"ratio = speed-up; local OpenAI stand-in, {c['latency_s'] * 1000:.0f} ms per request, {c['slots']} slots; whole sweep",
         ))
     if "rss" in raw:
         r = raw["rss"]
