@@ -20,7 +20,7 @@ EXACT_SIGN_FLIP_MAX = 16  # enumerate all 2^m sign patterns up to this many non-
 
 @dataclass(frozen=True)
 class Estimate:
-    """A mean with its bootstrap confidence interval."""
+    """A mean with its confidence interval (Clopper–Pearson from `proportion_ci`, bootstrap from `bootstrap_ci`)."""
 
     mean: float
     lo: float
