@@ -207,9 +207,17 @@ def test_second_user_sees_a_queue_position_and_a_stopped_answer_frees_the_model(
 
 
 def _set_number(page, elem_id: str, value: str) -> None:
+    """Type into a slider's number box and wait until the component holds it (its range input follows the state)."""
     box = page.locator(f"#{elem_id} input[type=number]")
     box.fill(value)
     box.press("Enter")
+    box.blur()
+    page.wait_for_function(
+        "([id, v]) => Number(document.querySelector(`#${id} input[type=range]`).value) === Number(v)"
+        " && Number(document.querySelector(`#${id} input[type=number]`).value) === Number(v)",
+        arg=[elem_id, value],
+        timeout=TIMEOUT_MS,
+    )
 
 
 def _compare(page, question: str) -> tuple[str, str]:
