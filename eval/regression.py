@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from eval import stats
-from eval.analysis import RunData, score_records
+from eval.analysis import RunData, SettingRow, score_records
 
 DEFAULT_TOLERANCE = 0.02
 ALPHA = 0.05
@@ -75,3 +75,43 @@ def compare_scores(now: dict[tuple[str, str], dict[str, float]], then: dict[tupl
             regressed=bool(c.difference < -tolerance and p_holm < alpha),
         ))
     return changes
+
+
+@dataclass(frozen=True)
+class BeforeAfterRow:
+    """One setting both runs scored: grounded accuracy before (the reference run) and after (this run) over the
+    questions both answered, with the paired difference; each run's refusal and retrieval metrics beside it."""
+
+    label: str
+    model: str
+    grounded_before: float
+    grounded_after: float
+    difference: float
+    lo: float
+    hi: float
+    p_holm: float
+    refusal_recall_before: float | None
+    refusal_recall_after: float | None
+    over_refusal_before: float | None
+    over_refusal_after: float | None
+    recall_before: float | None
+    recall_after: float | None
+    questions: int
+
+
+def before_after(changes: list[SettingChange], after: list[SettingRow], before: list[SettingRow]) -> list[BeforeAfterRow]:
+    """`compare_runs`' changes joined with both runs' setting rows, in this run's setting order."""
+    now = {(r.model, r.setting_id): r for r in after}
+    then = {(r.model, r.setting_id): r for r in before}
+    by_key = {(c.model, c.setting_id): c for c in changes}
+    rows = []
+    for key in [k for k in now if k in by_key]:
+        c, a, b = by_key[key], now[key], then[key]
+        rows.append(BeforeAfterRow(
+            label=c.label, model=c.model, grounded_before=c.reference, grounded_after=c.current,
+            difference=c.difference, lo=c.lo, hi=c.hi, p_holm=c.p_holm,
+            refusal_recall_before=b.refusal_recall, refusal_recall_after=a.refusal_recall,
+            over_refusal_before=b.over_refusal, over_refusal_after=a.over_refusal,
+            recall_before=b.retrieval_recall_at_k, recall_after=a.retrieval_recall_at_k, questions=c.questions,
+        ))
+    return rows

@@ -6,6 +6,7 @@
     python -m eval.report RUN --pin           # RUN becomes the pinned reference of its config
     python -m eval.report --trend [--name nightly]       # runs.sqlite → trend.png
     python -m eval.report RUN --markdown FILE  # also the settings and retrieval tables as Markdown, stamped
+    python -m eval.report RUN --compare BEFORE --markdown FILE  # … and a before/after table against BEFORE
 
 `--fail-on-regression` exits with status 1 when any setting's grounded accuracy fell by more than the tolerance
 and the paired test over questions is significant after Holm correction (α = 0.05), against the previous run of
@@ -31,7 +32,7 @@ from eval import figures
 from eval.analysis import RunData, Summary, load_run, summarize
 from eval.config import DEFAULT_RUNS_DIR
 from eval.records import git_commit
-from eval.regression import DEFAULT_TOLERANCE, compare_runs
+from eval.regression import DEFAULT_TOLERANCE, before_after, compare_runs
 from eval.run_index import RunIndex
 from eval.trend import INDEX_NAME, write_trend
 
@@ -122,6 +123,10 @@ LABELS = {
     "answer_sample_0": "answer (sample 0)", "evidence_not_retrieved": "evidence not retrieved",
     "retrieved_not_used": "retrieved, not used", "used_answered_wrongly": "used, answered wrongly",
     "grounded_correct": "grounded correct",
+    "grounded_before": "grounded acc before", "grounded_after": "grounded acc after", "lo": "diff CI low",
+    "hi": "diff CI high", "refusal_recall_before": "refusal recall before", "refusal_recall_after": "refusal recall after",
+    "over_refusal_before": "over-refusal before", "over_refusal_after": "over-refusal after",
+    "recall_before": "recall@k before", "recall_after": "recall@k after",
 }
 
 SETTINGS_COLUMNS = (
@@ -271,6 +276,10 @@ MARKDOWN_SETTINGS = (
     "hallucination", "over_refusal", "refusal_recall", "agreement", "questions", "samples",
 )  # fmt: skip
 MARKDOWN_RETRIEVAL = ("retrieval", "recall_at_k", "recall_at_k_zh", "recall_at_k_en", "mrr", "questions")
+MARKDOWN_BEFORE_AFTER = (
+    "label", "model", "grounded_before", "grounded_after", "difference", "lo", "hi", "p_holm", "refusal_recall_before",
+    "refusal_recall_after", "over_refusal_before", "over_refusal_after", "recall_before", "recall_after", "questions",
+)  # fmt: skip
 
 
 def _md_cell(value: Any) -> str:
@@ -283,24 +292,29 @@ def _md_cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+P_VALUES = ("p_holm", "p_value")
+
+
 def markdown_table(rows: list[Any], columns: tuple[str, ...]) -> str:
-    """Typed rows as a Markdown table under the report's column labels; the baseline setting in bold."""
+    """Typed rows as a Markdown table under the report's column labels; the baseline setting in bold, p-values
+    below 0.001 as `< 0.001` rather than a rounded 0."""
     flat = [_flat(r) for r in rows]
     head = "| " + " | ".join(display(c) for c in columns) + " |"
     numeric = {c for c in columns if any(isinstance(r.get(c), (int, float)) and not isinstance(r.get(c), bool) for r in flat)}
     rule = "|" + "|".join("---:" if c in numeric else "---" for c in columns) + "|"
     body = []
     for r in flat:
-        cells = [_md_cell(r.get(c)) for c in columns]
+        cells = ["< 0.001" if c in P_VALUES and r.get(c) is not None and r[c] < 0.0005 else _md_cell(r.get(c)) for c in columns]
         if r.get("baseline") is True:
             cells[0] = f"**{cells[0]}** (baseline)"
         body.append("| " + " | ".join(cells) + " |")
     return "\n".join([head, rule, *body])
 
 
-def stamp(meta: dict[str, Any], scored_by: str) -> str:
+def stamp(meta: dict[str, Any], scored_by: str, command: str) -> str:
     """Where the numbers come from, from run.json: the run and its config, when it finished (UTC), the commit of
-    the code that ran it and the host (and CPU) it ran on; and the commit of the code that scored it now (`scored_by`)."""
+    the code that ran it and the host (and CPU) it ran on; and the commit of the code that scored it now
+    (`scored_by`) with the `command` that did."""
     finished = meta.get("finished_at") or meta.get("started_at") or "unknown date"
     when = datetime.fromisoformat(finished).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if finished[:1].isdigit() else finished
     def short(commit: str | None) -> str:
@@ -312,13 +326,17 @@ def stamp(meta: dict[str, Any], scored_by: str) -> str:
     return (
         f"Run {meta.get('run_id')} of config {config.get('name')} (hash {meta.get('config_hash')}), finished {when}, "
         f"code of commit {short(meta.get('git_commit'))}, host {meta.get('host', 'unknown')}{machine}; {meta.get('status')}; "
-        f"scored at commit {short(scored_by)} by `python -m eval.report {meta.get('run_id')} --markdown FILE`."
+        f"scored at commit {short(scored_by)} by `{command}`."
     )
 
 
-def render_markdown(data: RunData, summary: Summary) -> str:
-    """The stamp, the notices, who answered, and the settings and retrieval tables of a run, as Markdown."""
-    lines = [stamp(data.meta, git_commit()), ""]
+def render_markdown(data: RunData, summary: Summary, before: RunData | None = None) -> str:
+    """The stamp, the notices, who answered, and the settings and retrieval tables of a run, as Markdown; with
+    `before`, also each common setting before and after, paired over questions (`eval.regression`)."""
+    commit = git_commit()
+    command = f"python -m eval.report {data.meta.get('run_id')}"
+    command += f" --compare {before.meta.get('run_id')} --markdown FILE" if before is not None else " --markdown FILE"
+    lines = [stamp(data.meta, commit, command), ""]
     lines += [f"Note: {n}" for n in notices(summary)]
     lines += [
         f"Answered by {answered_by(summary)}; {len(data.questions)} questions, n = {data.meta.get('config', {}).get('n')}.",
@@ -327,13 +345,28 @@ def render_markdown(data: RunData, summary: Summary) -> str:
         "",
         markdown_table(summary.retrieval, MARKDOWN_RETRIEVAL),
     ]
+    if before is not None:
+        rows = before_after(compare_runs(data, before), summary.settings, summarize(before).settings)
+        if not rows:
+            raise UserError(f"runs {data.meta.get('run_id')} and {before.meta.get('run_id')} share no scored setting to compare")
+        lines += [
+            "",
+            f"Before: {stamp(before.meta, commit, command)}",
+            "",
+            f"Before and after, per setting (difference = after − before, paired over the questions both runs answered, "
+            f"95 % interval and Holm-adjusted p of `eval.stats.compare`):",
+            "",
+            markdown_table(rows, MARKDOWN_BEFORE_AFTER),
+        ]
     return "\n".join(lines) + "\n"
 
 
-def write_markdown(run_dir: Path, out: Path) -> Path:
-    """Score the run from its folder and write its Markdown tables to `out`."""
+def write_markdown(run_dir: Path, out: Path, before_dir: Path | None = None) -> Path:
+    """Score the run from its folder and write its Markdown tables to `out` (with a before/after table against
+    `before_dir` when given)."""
     data = load_run(run_dir)
-    out.write_text(render_markdown(data, summarize(data)), encoding="utf-8")
+    before = load_run(before_dir) if before_dir is not None else None
+    out.write_text(render_markdown(data, summarize(data), before), encoding="utf-8")
     return out
 
 
@@ -422,7 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"largest accepted drop in grounded accuracy (default {DEFAULT_TOLERANCE})")
     parser.add_argument("--no-redraw", action="store_true", help="only compare; do not rewrite the report files")
     parser.add_argument("--markdown", metavar="FILE",
-                        help="also write the run's settings and retrieval tables as Markdown, stamped with the run, date, commit and host")
+                        help="also write the run's settings and retrieval tables as Markdown, stamped with the run, date, commit and "
+                             "host (with --compare: and a before/after table against that run)")
     return parser
 
 
@@ -443,7 +477,8 @@ def main(argv: list[str] | None = None) -> int:
             files = write_report(run_dir)
             print(f"report: {files.html} ({len(files.figures)} figures, {files.summary.name})")
         if args.markdown:
-            print(f"markdown: {write_markdown(run_dir, Path(args.markdown))}")
+            before = resolve_run(args.compare, runs_dir) if args.compare else None
+            print(f"markdown: {write_markdown(run_dir, Path(args.markdown), before)}")
         if args.pin:
             print(f"pinned: {pin_reference(run_dir)} is the reference of its config")
         if args.compare or args.reference or args.fail_on_regression:

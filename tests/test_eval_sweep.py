@@ -271,6 +271,23 @@ def test_cli_extractive_run_and_regression_gate(tmp_path, corpus_index_dir, caps
     assert report_main([str(answering), "--runs", str(runs), "--fail-on-regression", "--compare", str(run_dir),
                         "--tolerance", f"{min(1.0, drop + 0.01):.4f}", "--no-redraw"]) == 0
 
+    # The before/after Markdown (docs/results.md's tables): each common setting's numbers from both runs' own
+    # summaries, the paired difference, and a stamp line per run naming the command.
+    table = tmp_path / "before-after.md"
+    assert report_main([str(answering), "--compare", str(run_dir), "--no-redraw", "--markdown", str(table)]) == 0
+    text = table.read_text(encoding="utf-8")
+    assert f"--compare {run_dir.name} --markdown FILE" in text.splitlines()[0]
+    assert text.count("Before: Run ") == 1
+    after = {r["setting_id"]: r for r in json.loads((answering / "summary.json").read_text(encoding="utf-8"))["settings"]}
+    rows = [line.split(" | ") for line in text.split("Before and after")[1].splitlines() if line.startswith("| ") and " | extractive | " in line]
+    assert len(rows) == len(summary["settings"])
+    for row, before in zip(rows, summary["settings"]):
+        now = after[before["setting_id"]]
+        assert row[0] == f"| {before['label']}" and float(row[2]) == before["grounded_accuracy"] and float(row[3]) == now["grounded_accuracy"] == 0
+        assert abs(float(row[4]) + before["grounded_accuracy"]) < 0.0015  # after − before
+        assert (float(row[8]), float(row[9])) == (before["refusal_recall"], now["refusal_recall"])
+    capsys.readouterr()
+
     # Without --compare the reference is the previous run of the same config: none yet for the first run.
     capsys.readouterr()
     assert report_main([str(run_dir), "--runs", str(runs), "--fail-on-regression", "--no-redraw"]) == 0
