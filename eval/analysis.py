@@ -351,7 +351,8 @@ class Summary:
 
 
 def retrieval_table(data: RunData) -> list[RetrievalRow]:
-    """Retrieval-only metrics per retrieval setting: evidence recall@k and MRR over answerable questions."""
+    """Retrieval-only metrics per retrieval setting, in the order the run's settings first use them: evidence
+    recall@k and MRR over answerable questions."""
     by_setting: dict[str, list[dict[str, Any]]] = defaultdict(list)
     params: dict[str, dict[str, Any]] = {}
     for (qid, rid), r in data.retrievals.items():
@@ -371,7 +372,10 @@ def retrieval_table(data: RunData) -> list[RetrievalRow]:
             recall_at_k_en=rounded(mean(recall["en"])), mrr=rounded(mean([r["mrr"] for r in items])),
             questions=len(recall["all"]), retrieve_ms=rounded(mean([r["retrieve_ms"] for r in items]), 1),
         ))
-    return table
+    first_use: dict[str, int] = {}
+    for i, cell in enumerate(data.cells):
+        first_use.setdefault(cell.get("retrieval_id"), i)
+    return sorted(table, key=lambda row: first_use.get(row.retrieval_id, len(data.cells)))
 
 
 def run_facts(meta: dict[str, Any]) -> RunFacts:

