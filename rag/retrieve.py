@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import replace
 from functools import cached_property
@@ -62,7 +63,7 @@ def merge_adjacent(hits: list[Hit]) -> list[Hit]:
             if abs(ia - ib) != 1:
                 continue
             first, second = (a, b) if ia < ib else (b, a)
-            text = first.text + second.text[_overlap_len(first.text, second.text) :]
+            text = _joined(first.text, second.text, second.start > first.end)
             chunk = replace(
                 first,
                 chunk_id=f"{first.chunk_id}+{_chunk_number(second):04d}",
@@ -75,6 +76,27 @@ def merge_adjacent(hits: list[Hit]) -> list[Hit]:
         else:
             merged.append(hit)
     return merged
+
+
+def _joined(first: str, second: str, gap: bool) -> str:
+    """Two consecutive chunks' texts as one: prose without the splitter's overlap; a table continued without
+    its repeated header and separator rows, on a new line. `gap`: whether the original file has text (the
+    whitespace the chunker stripped) between them."""
+    header = _table_header(second)
+    if header and first.startswith(header):
+        return first.rstrip("\n") + "\n" + second[len(header) :].lstrip("\n")
+    overlap = _overlap_len(first, second)
+    if overlap or not gap:
+        return first + second[overlap:]
+    return first + "\n" + second
+
+
+def _table_header(text: str) -> str:
+    """The header and separator rows a table chunk starts with, "" when it does not start with a table."""
+    lines = text.split("\n", 2)
+    if len(lines) >= 2 and lines[0].lstrip().startswith("|") and re.match(r"^\|?\s*:?-{2,}", lines[1].strip()):
+        return lines[0] + "\n" + lines[1]
+    return ""
 
 
 def _chunk_number(chunk: Chunk) -> int:
