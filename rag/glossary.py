@@ -131,3 +131,12 @@ def lexical_terms(question: str, aliases: Aliases = CURATED_ALIASES) -> list[str
     from ingest.lexical import tokenize
 
     return [t for t in dict.fromkeys(tokenize(expand_query(question, aliases))) if t not in QUESTION_WORDS]
+
+
+def bigram_query(question: str, aliases: Aliases = CURATED_ALIASES) -> str:
+    """The text whose Chinese character bigrams query the bigram channel: the expanded question without its
+    Chinese question words (多少, 哪些: their bigrams would match any chunk asking the same)."""
+    expanded = expand_query(question, aliases)
+    for word in sorted((w for w in QUESTION_WORDS if not w.isascii()), key=len, reverse=True):
+        expanded = expanded.replace(word, " ")
+    return expanded

@@ -11,7 +11,7 @@ from ingest.embed import ENGLISH_ONLY_EMBEDDERS
 from ingest.types import Chunk
 from rag.aliases import Aliases, learn_aliases
 from rag.config import RetrievalSettings
-from rag.glossary import CURATED_ALIASES, lexical_terms
+from rag.glossary import CURATED_ALIASES, bigram_query, lexical_terms
 from rag.prompt import detect_language
 from rag.types import Hit
 
@@ -19,12 +19,13 @@ from rag.types import Hit
 NEAR_DUPLICATE_CONTAINMENT = 0.8
 
 
-def reciprocal_rank_fusion(rankings: list[list[int]], rrf_k: int) -> dict[int, float]:
-    """RRF score per row: the sum over rankings of 1 / (rrf_k + rank), ranks starting at 1."""
+def reciprocal_rank_fusion(rankings: list[list[int]], rrf_k: int, weights: list[float] | None = None) -> dict[int, float]:
+    """RRF score per row: the sum over rankings of weight / (rrf_k + rank), ranks starting at 1 (weights 1
+    unless given)."""
     scores: dict[int, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings)):
         for rank, row in enumerate(ranking, start=1):
-            scores[row] = scores.get(row, 0.0) + 1.0 / (rrf_k + rank)
+            scores[row] = scores.get(row, 0.0) + weight / (rrf_k + rank)
     return scores
 
 
@@ -52,12 +53,13 @@ def _overlap_len(left: str, right: str, max_len: int = 400) -> int:
 
 
 def merge_adjacent(hits: list[Hit]) -> list[Hit]:
-    """Merge hits on consecutive chunks of the same document section into one source, keeping the better rank."""
+    """Merge hits on consecutive chunks of the same document section and kind (prose, table, table row) into
+    one source, keeping the better rank: consecutive row records become one table under one header."""
     merged: list[Hit] = []
     for hit in hits:
         for i, kept in enumerate(merged):
             a, b = kept.chunk, hit.chunk
-            if a.doc_id != b.doc_id or a.heading != b.heading:
+            if a.doc_id != b.doc_id or a.heading != b.heading or a.kind != b.kind:
                 continue
             ia, ib = _chunk_number(a), _chunk_number(b)
             if abs(ia - ib) != 1:
@@ -140,18 +142,22 @@ class HybridRetriever:
     def candidates(self, question: str, settings: RetrievalSettings) -> list[Hit]:
         """Fused candidates, best first, before de-duplication and truncation to k.
 
-        With `hybrid`, the dense and BM25 lists are fused by RRF, except that a `lexical_only` question with any
-        BM25 match uses the BM25 list alone; without `hybrid`, the dense list alone.
+        With `hybrid`, the dense, BM25 and character-bigram BM25 lists are fused by RRF (the bigram list weighs
+        `bigram_weight`), except that a `lexical_only` question with any BM25 match leaves the dense list out;
+        without `hybrid`, the dense list alone.
         """
         depth = settings.candidates
         lexical: list[int] = []
+        bigram: list[int] = []
         if settings.hybrid:
             lexical = [row for row, _ in self.index.lexical_search(lexical_terms(question, self.aliases), depth)]
+            if settings.bigram_weight > 0:
+                bigram = [row for row, _ in self.index.bigram_search(bigram_query(question, self.aliases), depth)]
         dense: list[int] = []
         if not (lexical and self.lexical_only(question)):
             query_vec = self.index.embedder.encode_query(self.dense_query(question))
             dense = [row for row, _ in self.index.dense_search(query_vec, depth)]
-        fused = reciprocal_rank_fusion([dense, lexical], settings.rrf_k)
+        fused = reciprocal_rank_fusion([dense, lexical, bigram], settings.rrf_k, [1.0, 1.0, settings.bigram_weight])
         dense_rank = {row: r for r, row in enumerate(dense, start=1)}
         lexical_rank = {row: r for r, row in enumerate(lexical, start=1)}
         order = sorted(fused, key=lambda row: (-fused[row], row))
