@@ -144,3 +144,13 @@ def test_the_decision_on_the_development_split(retriever):
     # measured 1.0 and 0.048 (24 of 24, 5 of 105); the bounds leave a question or two for CPU-dependent ranks
     assert sum(unanswerable) / len(unanswerable) >= 0.9
     assert sum(answerable) / len(answerable) <= 0.07
+
+
+def test_the_extractive_backend_reads_the_prompts_decision_and_headings(retriever):
+    question = "训练 GPT-3 一共花费了多少美元？"
+    hits = retriever.search(question)
+    built = build_messages(question, hits, generator=ExtractiveGenerator())
+    parts = read_prompt(built.messages)
+    assert built.answerable is False and parts.answerable is False
+    assert parts.headings == {n: h.chunk.heading.replace('"', "'") for n, h in enumerate(hits, start=1) if h.chunk.heading}
+    assert read_prompt(build_messages("GPT-3 有多少参数？", retriever.search("GPT-3 有多少参数？")).messages).answerable is True
