@@ -23,7 +23,7 @@ from eval.answer_keys import answer_key
 from eval.metrics import evidence_recall_at_k, score_sample, summarize_question
 from eval.qa import Evidence, QAItem
 from eval.records import read_jsonl
-from ingest.errors import UserError
+from core.errors import UserError
 from rag.citations import parse_citations
 
 ALPHA = 0.05

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from eval import stats
-from ingest.errors import OneLineArgumentParser, UserError, parse_args
+from core.errors import OneLineArgumentParser, UserError, parse_args
 
 ALPHA = 0.05
 POWER = 0.8

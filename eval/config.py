@@ -36,11 +36,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ingest.config import IndexSettings
-from ingest.errors import UserError
+from core.config import IndexSettings
+from core.errors import UserError
 from rag.config import BACKENDS, DEFAULT_MODEL, RetrievalSettings, SamplingParams, read_config_file
 
 DEFAULT_RUNS_DIR = "eval/runs"
+CONFIGS = Path(__file__).resolve().parent / "configs"  # the shipped sweep configs (smoke, nightly, …)
 SWEEPABLE_SAMPLING = tuple(f.name for f in fields(SamplingParams) if f.name != "seed")
 SWEEPABLE_RETRIEVAL = tuple(f.name for f in fields(RetrievalSettings))
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eval.config import EvalConfig
-from ingest.errors import UserError
+from core.errors import UserError
 from rag.config import RetrievalSettings, SamplingParams
 
 CLOSED_BOOK = "closed_book"

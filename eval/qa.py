@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from eval.normalize import normalize
-from ingest.errors import UserError
-from ingest.load import UndecodableFile, read_document
+from core.errors import UserError
+from core.corpus import UndecodableFile, read_document
 
 DEFAULT_QA = Path(__file__).resolve().parent / "data" / "qa.jsonl"
 LANGS = ("zh", "en")

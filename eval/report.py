@@ -30,7 +30,7 @@ from eval.config import DEFAULT_RUNS_DIR
 from eval.regression import DEFAULT_TOLERANCE, compare_runs
 from eval.run_index import RunIndex
 from eval.trend import INDEX_NAME, write_trend
-from ingest.errors import OneLineArgumentParser, UserError, parse_args
+from core.errors import OneLineArgumentParser, UserError, parse_args
 
 SUMMARY = "summary.json"
 REPORT = "report.html"

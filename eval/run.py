@@ -36,7 +36,7 @@ from eval.qa import QAItem, load_qa, stratified_sample
 from eval.records import RecordKey, RecordStore, decoding_fingerprint, git_commit, library_versions, messages_hash, sample_seed
 from eval.run_index import Heartbeat, RunIndex
 from eval.trend import INDEX_NAME
-from ingest.errors import OneLineArgumentParser, UserError, parse_args
+from core.errors import OneLineArgumentParser, UserError, parse_args
 from rag.config import BACKENDS, ModelSettings, RetrievalSettings, Settings
 from rag.generators.protocol import Generator
 from rag.prompt import build_messages, template_hash
@@ -274,6 +274,7 @@ def run_sweep(
     """
     from tqdm import tqdm
 
+    from ingest.build import open_index
     from rag.pipeline import Pipeline
 
     runs_dir = Path(runs_dir)
@@ -307,7 +308,7 @@ def run_sweep(
     status = "failed"
     try:
         settings = Settings(index=config.index)
-        pipeline = Pipeline(settings, index=index, generation=False, progress=progress)
+        pipeline = Pipeline(settings, index=index if index is not None else open_index(config.index, progress=progress), generation=False)
         meta["index"] = pipeline.index_info()
         index_hash = meta["index"]["hash"]
         first = _load_generator(config, config.models[0])  # fail before retrieval when the model is missing

@@ -21,7 +21,7 @@ from typing import Any
 from eval.aggregate import answer_metrics, reason_shares
 from eval.metrics import score_sample
 from eval.qa import DEFAULT_QA, QAItem, json_object_line, load_qa
-from ingest.errors import UserError
+from core.errors import UserError
 from rag.citations import parse_citations
 
 REQUIRED = ("id", "answer", "sources")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from eval.figures import plot_trend
 from eval.run_index import RunIndex
-from ingest.errors import UserError
+from core.errors import UserError
 
 INDEX_NAME = "runs.sqlite"
 

@@ -14,6 +14,7 @@ unless the settings ask to update it.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import shutil
 import sys
@@ -25,28 +26,25 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.config import DEFAULT_EMBEDDER, IndexSettings
-from ingest.errors import UserError
-from ingest.load import SkippedFile, SourceDocument, iter_documents
+from core.config import DEFAULT_EMBEDDER, IndexSettings
+from core.errors import UserError
+from core.corpus import SkippedFile, SourceDocument, iter_documents
 from ingest.lock import build_lock
-from ingest.store import (
+from core.index import (
     FORMAT_VERSION,
     INDEX_FILES,
     Index,
     Manifest,
     generation_dir,
-    generations,
     index_exists,
     load_index,
-    new_generation_name,
-    publish_generation,
     read_manifest,
     verify_files,
-    write_index,
 )
-from ingest.types import Chunk
+from ingest.store import generations, new_generation_name, publish_generation, write_index
+from core.types import Chunk
 
-PIPELINE_MODULES = ("load.py", "clean.py", "chunk.py", "lexical.py")
+PIPELINE_MODULES = ("core.corpus", "ingest.clean", "ingest.chunk", "core.lexical")
 LIBRARIES = ("faiss-cpu", "sentence-transformers", "transformers", "torch", "rank-bm25", "jieba", "langchain-text-splitters", "numpy", "charset-normalizer")
 EMBED_BATCH = 16
 
@@ -55,7 +53,7 @@ def pipeline_fingerprint() -> str:
     """A hash of the code that turns files into chunks and tokens: changing it re-chunks every document."""
     digest = hashlib.sha256()
     for name in PIPELINE_MODULES:
-        digest.update((Path(__file__).parent / name).read_bytes())
+        digest.update(Path(importlib.util.find_spec(name).origin).read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -208,7 +206,7 @@ def build_index(
 
 def _build_locked(corpus: Path, index: Path, embedder: str, chunk_chars: int, chunk_overlap: int, rebuild: bool,
                   progress: bool, fallback: bool, docs: list[SourceDocument], skipped: list[SkippedFile], started: float) -> BuildReport:
-    from ingest.embed import load_resolved, resolve_embedder, warn_once
+    from core.embed import load_resolved, resolve_embedder, warn_once
 
     spec = resolve_embedder(embedder, fallback=fallback)
     if spec.notice:
@@ -240,7 +238,7 @@ def _build_locked(corpus: Path, index: Path, embedder: str, chunk_chars: int, ch
 def _build(docs, old, spec, chunking, report: BuildReport, started: float, progress: bool, load_resolved) -> BuildReport:
     from ingest.chunk import chunk_document, embedding_text, make_splitter
     from ingest.clean import clean_text
-    from ingest.lexical import tokenize
+    from core.lexical import tokenize
 
     index, corpus = report.index, report.corpus
     previous: Index | None = load_index(index) if old is not None else None

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from ingest.clean import CJK, CleanText, heading_text
-from ingest.types import Chunk
+from core.types import Chunk
 
 TABLE_CHUNKS = True  # whole-table chunks alongside the row records (README, Chunking: measured on the dev split)
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", "!", "?", ";", ". ", "，", "、", ",", " ", ""]

@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Sequence, Union
 
-CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
+from core.lexical import CJK
+
 _CJK_CHAR = re.compile(f"[{CJK}]")
 SUPERSCRIPT_DIGITS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
 # A tag whose quoted attribute values may themselves contain ">" (zhihu puts HTML inside data-tooltip).

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ingest.config import DEFAULT_EMBEDDER, IndexSettings
-from ingest.errors import OneLineArgumentParser, UserError, parse_args
+from core.config import DEFAULT_EMBEDDER, IndexSettings
+from core.errors import OneLineArgumentParser, UserError, parse_args
 
 
 def parser() -> argparse.ArgumentParser:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from ingest.errors import UserError
+from core.errors import UserError
 
 LOCK_FILE = ".lock"
 

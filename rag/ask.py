@@ -13,8 +13,8 @@ import sys
 from dataclasses import fields
 from typing import Any, Callable, TextIO
 
-from ingest.config import IndexSettings
-from ingest.errors import OneLineArgumentParser, UserError, parse_args
+from core.config import IndexSettings
+from core.errors import OneLineArgumentParser, UserError, parse_args
 from rag.config import BACKENDS, MODEL_ALIASES, ModelSettings, RetrievalSettings, SamplingParams, Settings, load_settings
 from rag.types import Answer, Hit
 
@@ -182,9 +182,10 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stdin: Tex
         if args.question is not None and args.question != "-" and not args.question.strip():
             raise UserError("the question is empty; pass a question, e.g. python -m rag.ask \"GPT-3 有多少参数？\"")
         settings = settings_from_args(args)
+        from ingest.build import open_index
         from rag.pipeline import Pipeline
 
-        pipeline = Pipeline(settings, generation=not args.retrieval_only)
+        pipeline = Pipeline(settings, index=open_index(settings.index), generation=not args.retrieval_only)
         for notice in pipeline.notices:
             print(f"notice: {notice}", file=sys.stderr)
         interactive = args.question is None and stdin.isatty()

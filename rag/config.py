@@ -12,9 +12,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ingest.config import IndexSettings
-from ingest.errors import UserError
-from ingest.fields import check_field_types
+from core.config import IndexSettings
+from core.errors import UserError
+from core.fields import check_field_types
 
 DEFAULT_MODEL = "Qwen/Qwen3-0.6B"
 MAX_SEED = 2**32 - 1  # the range every engine accepts (numpy, torch, vLLM, llama.cpp)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ingest.errors import UserError
-from ingest.hub import ModelUnavailable, locate_model
+from core.errors import UserError
+from core.hub import ModelUnavailable, locate_model
 from rag.config import MODEL_ALIASES, ModelSettings
 from rag.generators.extractive import ExtractiveGenerator
 from rag.generators.protocol import Generator
@@ -53,7 +53,7 @@ def resolve_backend(model: ModelSettings) -> str:
 def load_generator(model: ModelSettings) -> tuple[Generator, str | None]:
     """The generator for `model`, and a notice when it fell back to the extractive backend.
 
-    The in-process backends find the weights locally first (`ingest.hub.locate_model` for transformers,
+    The in-process backends find the weights locally first (`core.hub.locate_model` for transformers,
     `rag.gguf_file.find_gguf` for llamacpp) and ask the Hub only when it answers. If that or loading fails and
     `model.fallback` is on, the ExtractiveGenerator is returned with ONE notice (what was tried, why, the
     download command); otherwise the error is raised. An unreachable OpenAI-compatible server and missing

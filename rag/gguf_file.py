@@ -14,8 +14,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.errors import UserError
-from ingest.hub import HUB_CONNECT_TIMEOUT_S, ModelUnavailable, cached_snapshot, hub_offline, hub_reachable
+from core.errors import UserError
+from core.hub import HUB_CONNECT_TIMEOUT_S, ModelUnavailable, cached_snapshot, hub_offline, hub_reachable
 
 GGUF_MAGIC = b"GGUF"
 # GGUF value types -> fixed size in bytes (8 = string, 9 = array are variable).

@@ -128,7 +128,7 @@ def expand_query(question: str, aliases: Aliases = CURATED_ALIASES) -> str:
 
 def lexical_terms(question: str, aliases: Aliases = CURATED_ALIASES) -> list[str]:
     """BM25 query terms: the expanded question's tokens, each once, without question words."""
-    from ingest.lexical import tokenize
+    from core.lexical import tokenize
 
     return [t for t in dict.fromkeys(tokenize(expand_query(question, aliases))) if t not in QUESTION_WORDS]
 

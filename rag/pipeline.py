@@ -11,7 +11,8 @@ import time
 from dataclasses import asdict
 from typing import Any, Callable
 
-from ingest.errors import UserError
+from core.errors import UserError
+from core.index import Index
 from rag.citations import map_citations, parse_citations, strip_citations
 from rag.config import RetrievalSettings, SamplingParams, Settings
 from rag.followup import rewrite_followup
@@ -24,14 +25,14 @@ from rag.types import Answer, Generation, Hit
 class Pipeline:
     """The assistant: `retrieve(question)` and `ask(question)` over one index and one model."""
 
-    def __init__(self, settings: Settings | None = None, *, generator=None, index=None, generation: bool = True, progress: bool = True):
-        from ingest.build import open_index
-
+    def __init__(self, settings: Settings | None = None, *, index: Index, generator=None, generation: bool = True):
+        """`index` is an opened index (`core.index.load_index`, or `ingest.build.open_index`, which builds a
+        missing one); the pipeline only reads it."""
         self.settings = settings or Settings()
         if self.settings.prompt not in PROMPTS:
             raise UserError(f"unknown prompt template {self.settings.prompt!r}; choose one of {', '.join(PROMPTS)}")
         self.notices: list[str] = []
-        self.index = index if index is not None else open_index(self.settings.index, progress=progress)
+        self.index = index
         self.retriever = HybridRetriever(self.index, self.settings.retrieval)
         self.retriever.warm_up()
         self.generator = generator

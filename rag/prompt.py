@@ -16,7 +16,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
-from ingest.errors import UserError
+from core.errors import UserError
 from rag.types import Hit
 
 REFUSAL_ZH = "资料中没有找到相关信息。"

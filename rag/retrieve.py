@@ -7,8 +7,8 @@ import sys
 from dataclasses import replace
 from functools import cached_property
 
-from ingest.embed import ENGLISH_ONLY_EMBEDDERS
-from ingest.types import Chunk
+from core.embed import ENGLISH_ONLY_EMBEDDERS
+from core.types import Chunk
 from rag.aliases import Aliases, learn_aliases
 from rag.config import RetrievalSettings
 from rag.glossary import CURATED_ALIASES, bigram_query, lexical_terms
@@ -200,7 +200,7 @@ class HybridRetriever:
     def _load_reranker(self, name: str):
         if self._reranker is not None or self._reranker_failed:
             return self._reranker
-        from ingest.hub import ModelUnavailable, locate_model
+        from core.hub import ModelUnavailable, locate_model
 
         try:
             from sentence_transformers import CrossEncoder

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingest.types import Chunk
+from core.types import Chunk
 
 
 @dataclass(frozen=True)

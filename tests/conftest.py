@@ -25,7 +25,7 @@ def corpus_dir() -> Path:
 @pytest.fixture(scope="session")
 def tiny_qwen_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A saved 2-layer random Qwen3 + corpus-trained tokenizer with a Qwen3 ChatML template."""
-    from tests.fixtures.tiny_qwen import build_tiny_qwen
+    from bench.tiny_qwen import build_tiny_qwen
 
     return build_tiny_qwen(tmp_path_factory.mktemp("tiny-qwen3"), CORPUS)
 
@@ -45,8 +45,8 @@ def corpus_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def corpus_index(corpus_index_dir: Path):
-    """The loaded `ingest.store.Index` of `corpus_index_dir` (chunks, FAISS, BM25, originals, embedder)."""
-    from ingest.store import load_index
+    """The loaded `core.index.Index` of `corpus_index_dir` (chunks, FAISS, BM25, originals, embedder)."""
+    from core.index import load_index
 
     return load_index(corpus_index_dir)
 

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from ingest.store import generation_dir
+from core.index import generation_dir
 from rag.ask import build_parser, main
 
 JSON_KEYS = {

@@ -210,10 +210,10 @@ def test_mismatched_seeds_are_rejected(lively_model, tokenizer, prompt_ids):
 
 
 def test_sweep_benchmark_quick_mode_produces_every_figure(tmp_path):
-    """`python -m eval.bench_sweep --quick` runs end to end; timings are reported, never asserted."""
+    """`python -m bench.sweep --quick` runs end to end; timings are reported, never asserted."""
     import json
 
-    from eval.bench_sweep import main
+    from bench.sweep import main
 
     out = tmp_path / "sweep.json"
     assert main(["--quick", "--reference-rows", "2", "--out", str(out)]) == 0

@@ -1,11 +1,20 @@
-"""`python -m eval.bench --quick` runs end to end and produces every figure (timings are never asserted)."""
+"""`python -m bench --quick` runs end to end and produces every figure (timings are never asserted), also from an
+installed copy outside the source checkout, and its Markdown table starts with the stamp of where it came from."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
 
-from eval.bench import main
+from bench.cli import main
+from eval.records import git_commit
 from rag.generators.transformers_lm import pick_dtype
 
 EXPECTED = {
@@ -63,7 +72,39 @@ def test_quick_bench_writes_every_figure_finite(tmp_path, tiny_qwen_dir, capsys)
 
     printed = capsys.readouterr().out
     assert "TTFT, rag TransformersGenerator" in printed and "--quick" in printed
-    assert md.read_text(encoding="utf-8").count("\n| ") == len(figures) + 1  # separator row + one per figure
+    stamp, table = md.read_text(encoding="utf-8").split("\n\n", 1)
+    assert re.fullmatch(STAMP, stamp), stamp
+    assert stamp.split(" · ")[1] == f"commit {git_commit()[:7]}{'+dirty' if git_commit().endswith('+dirty') else ''}"
+    assert f"`python -m bench --quick --out {out} --markdown {md} --tokenizer {tiny_qwen_dir}`" in stamp
+    assert table.count("\n| ") == len(figures) + 1  # separator row + one per figure
+
+
+STAMP = (
+    r"Measured \d{4}-\d\d-\d\d \d\d:\d\d UTC · commit ([0-9a-f]{7}(\+dirty)?|unknown) · .+, \d+ cores, "
+    r"AVX2 (yes|no), AVX-512 (yes|no), AMX (yes|no) · `python -m bench .+`"
+)
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_bench_runs_from_an_installed_wheel_outside_the_checkout(tmp_path):
+    """The wheel built from the sources (without tests/) holds everything `python -m bench` imports: run from a
+    folder that is not the repository, with only the wheel's contents importable, it measures (the OpenAI stand-in and the shipped sweep config come from the wheel too) and stamps."""
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", "tests", "index", "runs", "build", "*.egg-info", "__pycache__", "docs"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path / "wheel"), str(source)],
+                   check=True, capture_output=True)  # fmt: skip
+    site = tmp_path / "site"
+    zipfile.ZipFile(next((tmp_path / "wheel").glob("*.whl"))).extractall(site)
+    assert not (site / "tests").exists()
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site), "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run([sys.executable, "-m", "bench", "--quick", "--sections", "memory,concurrency", "--corpus", str(REPO / "corpus"), "--markdown", "bench.md"],
+                         cwd=work, env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    stamp, table = (work / "bench.md").read_text(encoding="utf-8").split("\n\n", 1)
+    assert re.fullmatch(STAMP, stamp) and "· commit unknown ·" in stamp, stamp  # no git repository around the installed copy
+    assert "read bandwidth (torch sum)" in table and "openai sweep" in table
 
 
 def test_bad_arguments_exit_2(capsys):
@@ -75,7 +116,7 @@ def test_bad_arguments_exit_2(capsys):
 def test_llamacpp_only_rows_judge_the_targets_without_a_transformers_reference():
     """`--llamacpp-only` leaves the transformers measurements out; the llama.cpp rows still carry their targets,
     the prefill's compute rate and the decode breakdown."""
-    from eval.bench import figures_from
+    from bench.cli import figures_from
 
     lc = {"prompt_tokens": 1000, "ttft_s": 50.0, "prefill_tokens_per_s": 20.0, "decode_tokens_per_s": 3.0, "bound_tokens_per_s": 10.0}
     breakdown = {"n_params": 600_000_000, "decode_only_tokens_per_s_after_prompt": 4.0,

@@ -80,8 +80,8 @@ NOT_RUN: dict[str, str] = {
     "python -m zipfile": "unpacks the wheel that `pip download` fetched, which is not run",
     "hf download": "downloads model weights from the Hugging Face Hub; no network here",
     "huggingface-cli download": "downloads model weights from the Hugging Face Hub; no network here",
-    "vllm serve": "needs a GPU and the weights; the openai backend runs against tests/fixtures/openai_stub.py instead",
-    "llama-server": "llama.cpp's server binary is not installed here; the sweep that follows runs against tests/fixtures/openai_stub.py",
+    "vllm serve": "needs a GPU and the weights; the openai backend runs against bench/openai_stub.py instead",
+    "llama-server": "llama.cpp's server binary is not installed here; the sweep that follows runs against bench/openai_stub.py",
     "curl": "needs the page of `python -m ui`, which is not served here",
     "sudo": "changes the system (apt packages, systemd units); the unit files are checked with systemd-analyze verify",
     "apt-get": "installs system packages",
@@ -95,7 +95,7 @@ NOT_RUN: dict[str, str] = {
 SUBSTITUTIONS: list[tuple[str, str, str]] = [
     ('"…"', '"GPT-3 有多少参数？"', "the placeholder question"),
     ("http://127.0.0.1:8000/v1", "{openai_url}",
-     "no vLLM here: tests/fixtures/openai_stub.py speaks the same protocol and serves Qwen/Qwen3-8B"),
+     "no vLLM here: bench/openai_stub.py speaks the same protocol and serves Qwen/Qwen3-8B"),
     ("~/models/qwen3-0.6b-q8_0.gguf", "{tiny_gguf}", "the tiny random Qwen3 written as GGUF (tests/fixtures/tiny_gguf.py)"),
     ("--model smollm2-135m", "--model {tiny_gguf}",
      "SmolLM2 takes 30-70 s per question on 2 busy cores: the tiny GGUF on the same llama.cpp path (SmolLM2 itself: "
@@ -285,7 +285,7 @@ class Workspace:
     root: Path
     runner: Runner
     values: dict[str, str]  # {work}, {tiny_gguf}, {openai_url} of SUBSTITUTIONS
-    stub: object  # tests.fixtures.openai_stub.OpenAIStub
+    stub: object  # bench.openai_stub.OpenAIStub
 
 
 def substitute(text: str, values: dict[str, str]) -> str:
@@ -307,7 +307,7 @@ def ws(tmp_path_factory, tiny_qwen_dir, corpus_index_dir) -> Workspace:
     """A clone without models: corpus and eval files, a copy of the session's index (the bundled embedder),
     the config blocks saved, a .venv/bin/python, and small/ (one report, a .pdf and their index) for the rebuild."""
     from ingest.build import build_index
-    from tests.fixtures.openai_stub import OpenAIStub
+    from bench.openai_stub import OpenAIStub
     from tests.fixtures.tiny_gguf import build_tiny_qwen_gguf
 
     root = copy_clone((tmp_path_factory.mktemp("docs") / "clone").resolve())
@@ -347,8 +347,8 @@ def run_with_failing_hub_probe(command: Command, cwd: Path) -> Outcome:
     import sentence_transformers  # noqa: F401 - imported offline, like huggingface_hub
     import transformers  # noqa: F401
 
-    from ingest import embed
-    from ingest.hub import hub_reachable
+    from core import embed
+    from core.hub import hub_reachable
 
     assert huggingface_hub.constants.HF_HUB_OFFLINE
     probe = {"HF_HUB_OFFLINE": None, "TRANSFORMERS_OFFLINE": None, "HF_ENDPOINT": f"http://127.0.0.1:{closed_port()}"}
@@ -596,7 +596,7 @@ def check_wrapped_notice(block: Block, ws: Workspace) -> None:
 
 def check_tokenize(block: Block, ws: Workspace) -> None:
     """The tokens shown are `tokenize(...)` of the text quoted just above the block."""
-    from ingest.lexical import tokenize
+    from core.lexical import tokenize
 
     m = re.search(r"`tokenize\((\"[^`]*\")\)`", block.before)
     assert m, f"{block.where}: the sentence above no longer quotes tokenize(\"…\")"
@@ -807,7 +807,7 @@ def check_workflow(path: Path, block: Block, ws: Workspace) -> None:
     """A GitHub Actions workflow: its schedule, jobs, steps with `uses` or `run`, and the folders it caches are
     those the commands write (the `run:` steps are run by test_commands_of_block)."""
     from eval.config import DEFAULT_RUNS_DIR
-    from ingest.config import IndexSettings
+    from core.config import IndexSettings
 
     flow = yaml.safe_load(path.read_text(encoding="utf-8"))
     on = flow.get("on", flow.get(True))  # YAML 1.1 reads a bare `on` key as true

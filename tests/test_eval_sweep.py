@@ -25,7 +25,7 @@ from eval.report import main as report_main
 from eval.run import CACHE_FILE, run_sweep
 from eval.run import main as run_main
 from rag.prompt import template_hash
-from tests.fixtures.openai_stub import OpenAIStub
+from bench.openai_stub import OpenAIStub
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

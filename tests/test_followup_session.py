@@ -102,7 +102,7 @@ def test_history_gives_way_to_sources_oldest_turn_first():
 
 def test_a_name_the_reports_state_carries_into_the_follow_up(corpus_dir, corpus_index_dir, corpus_index):
     """龙猫 is learned from the reports ("Chinchilla（龙猫）…"), not from the curated table."""
-    from ingest.config import IndexSettings
+    from core.config import IndexSettings
     from rag.config import ModelSettings, Settings
     from rag.pipeline import Pipeline
 

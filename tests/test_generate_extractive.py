@@ -15,7 +15,7 @@ from rag.types import Hit
 def corpus_chunks(corpus_dir):
     from ingest.chunk import chunk_document
     from ingest.clean import clean_text
-    from ingest.load import iter_documents
+    from core.corpus import iter_documents
 
     return [c for d in iter_documents(corpus_dir) for c in chunk_document(d.doc_id, clean_text(d.text, d.kind))]
 

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ingest.errors import UserError
-from ingest.hub import ModelUnavailable
+from core.errors import UserError
+from core.hub import ModelUnavailable
 from rag.config import ModelSettings, SamplingParams
 from rag.generate import Generator, load_generator, resolve_backend
 from rag.generators.extractive import ExtractiveGenerator

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import UserError
-from ingest.hub import ModelUnavailable
+from core.errors import UserError
+from core.hub import ModelUnavailable
 from rag.config import ModelSettings, SamplingParams
 from rag.generate import Generator, load_generator
 from rag.generators.extractive import ExtractiveGenerator

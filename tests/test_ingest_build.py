@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 
 import ingest.build
-import ingest.embed
+import core.embed
 from ingest.build import build_index, open_index
-from ingest.config import IndexSettings
-from ingest.errors import UserError
-from ingest.store import CURRENT, INDEX_FILES, generation_dir, generations, load_index
+from core.config import IndexSettings
+from core.errors import UserError
+from core.index import CURRENT, INDEX_FILES, generation_dir, load_index
+from ingest.store import generations
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 NOTE = "## 新增章节\n\nGopher 在 152 项任务上评测；这是增量构建测试加入的一段。\n"
@@ -83,7 +84,7 @@ def test_dense_and_lexical_search(corpus_index):
 def test_nothing_changed_is_a_no_op_that_loads_no_model(workspace, monkeypatch):
     corpus, index = workspace
     before = _snapshot(index)
-    monkeypatch.setattr(ingest.embed, "load_spec", lambda spec: pytest.fail("a no-op build loaded the embedder"))
+    monkeypatch.setattr(core.embed, "load_spec", lambda spec: pytest.fail("a no-op build loaded the embedder"))
     report = build_index(corpus, index, "minilm", progress=False)
     assert report.up_to_date and report.chunks > 150 and len(report.unchanged) == 5
     assert "up to date" in report.summary()
@@ -123,7 +124,7 @@ def test_a_build_that_dies_midway_leaves_the_previous_index_usable(workspace, mo
     changed.write_text(changed.read_text(encoding="utf-8").replace("，", "、"), encoding="utf-8")  # every chunk differs
     before = _snapshot(index)
     calls = []
-    real_encode = ingest.embed.Embedder.encode
+    real_encode = core.embed.Embedder.encode
 
     def encode_then_fail(self, texts, **kw):
         calls.append(len(texts))
@@ -132,7 +133,7 @@ def test_a_build_that_dies_midway_leaves_the_previous_index_usable(workspace, mo
         return real_encode(self, texts, **kw)
 
     monkeypatch.setattr(ingest.build, "EMBED_BATCH", 1)
-    monkeypatch.setattr(ingest.embed.Embedder, "encode", encode_then_fail)
+    monkeypatch.setattr(core.embed.Embedder, "encode", encode_then_fail)
     with pytest.raises(type(failure)):
         build_index(corpus, index, "minilm", progress=False)
     assert len(calls) == 3  # died in the middle of re-embedding the changed report's chunks
@@ -205,7 +206,7 @@ def test_an_index_is_never_queried_with_another_embedder(tiny, capsys):
     stale = load_index(index)
     with pytest.raises(UserError, match="built with other-org/other-model"):
         stale.embedder
-    minilm = ingest.embed.load_embedder("minilm")
+    minilm = core.embed.load_embedder("minilm")
     with pytest.raises(UserError, match=r"built with other-org/other-model, not .*--embedder minilm --rebuild"):
         load_index(index, embedder=minilm)
     opened = open_index(IndexSettings(str(corpus), str(index), "minilm"), progress=False)  # reading never rebuilds
@@ -298,8 +299,8 @@ def test_an_embedder_folder_that_fails_to_load_falls_back_loudly(tiny, tmp_path,
 
 def test_embedder_without_fallback_raises_the_fix():
     with pytest.raises(UserError, match=r"cannot load embedding model example-org/absent.*hf download example-org/absent"):
-        ingest.embed.load_embedder("example-org/absent", fallback=False)
-    minilm = ingest.embed.load_embedder("minilm")
+        core.embed.load_embedder("example-org/absent", fallback=False)
+    minilm = core.embed.load_embedder("minilm")
     vectors = minilm.encode(["GPT-3 has 175B parameters", "GPT-3 的参数规模是 175B", "a recipe for bread"])
     assert vectors.dtype == np.float32 and vectors.shape == (3, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
@@ -321,7 +322,7 @@ def test_an_unwritable_index_folder_fails_before_any_work(tiny, tmp_path, monkey
     corpus, _ = tiny
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    monkeypatch.setattr(ingest.embed, "load_spec", lambda spec: pytest.fail("embedded before finding the folder unwritable"))
+    monkeypatch.setattr(core.embed, "load_spec", lambda spec: pytest.fail("embedded before finding the folder unwritable"))
     with pytest.raises(UserError, match=r"cannot write to the index folder .*a-file/sub/ \(Not a directory\); pass --index with a writable folder"):
         build_index(corpus, blocker / "sub", "minilm", progress=False)
 

@@ -8,7 +8,7 @@ import pytest
 
 from ingest.chunk import chunk_document, embedding_text, zh_ratio
 from ingest.clean import clean_text
-from ingest.load import iter_documents
+from core.corpus import iter_documents
 
 SIZE, OVERLAP = 500, 80
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.lexical import tokenize
+from core.lexical import tokenize
 
 
 @pytest.mark.parametrize(
@@ -42,7 +42,7 @@ def test_punctuation_only_gives_no_tokens():
 
 
 def test_the_bigram_channel_finds_a_term_jieba_splits_differently_in_the_report(corpus_index):
-    from ingest.lexical import char_bigrams
+    from core.lexical import char_bigrams
 
     assert char_bigrams("通义千问（Qwen）") == ["通义", "义千", "千问"]
     row = next(r for r, c in enumerate(corpus_index.chunks) if "模型对长文本的处理能力" in c.text)

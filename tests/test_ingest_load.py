@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.load import SkippedFileWarning, iter_documents
+from core.corpus import SkippedFileWarning, iter_documents
 
 TEXT = "大语言模型的发展史：GPT-3 于 2020-05 发布，参数规模 175B。\nThe history of large language models.\n"
 

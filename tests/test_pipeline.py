@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from ingest.config import IndexSettings
-from ingest.errors import UserError
+from core.config import IndexSettings
+from core.errors import UserError
 from rag.config import ModelSettings, RetrievalSettings, SamplingParams, Settings
 from rag.sentences import ZH_CONJUNCTIONS
 from rag.pipeline import Pipeline
@@ -216,7 +216,7 @@ def tiny_reranker(tmp_path_factory) -> str:
     """A random-weight one-layer BERT cross-encoder (the bundled MiniLM's tokenizer), saved as a local folder."""
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from ingest.embed import bundled_model_path
+    from core.embed import bundled_model_path
 
     folder = tmp_path_factory.mktemp("tiny-reranker")
     tokenizer = AutoTokenizer.from_pretrained(bundled_model_path())

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from ingest.errors import UserError
+from core.errors import UserError
 from rag.prompt import (
     PROMPTS,
     REFUSAL_EN,

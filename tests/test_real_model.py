@@ -17,7 +17,7 @@ import re
 
 import pytest
 
-from ingest.config import IndexSettings
+from core.config import IndexSettings
 from rag.config import ModelSettings, SamplingParams, Settings
 from rag.pipeline import Pipeline
 

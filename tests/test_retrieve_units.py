@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.types import Chunk
+from core.types import Chunk
 from rag.glossary import expand_query, lexical_terms
 from rag.retrieve import is_near_duplicate, merge_adjacent, reciprocal_rank_fusion
 from rag.sentences import split_sentences

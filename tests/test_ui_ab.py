@@ -13,7 +13,8 @@ import pytest
 
 from eval.metrics import REFUSED_KEY, score_sample
 from eval.qa import Evidence, QAItem
-from ingest.config import IndexSettings
+from core.config import IndexSettings
+from ingest.build import open_index
 from rag.config import ModelSettings, SamplingParams, Settings
 from rag.generators.extractive import ExtractiveGenerator
 from rag.pipeline import Pipeline
@@ -29,12 +30,12 @@ GOLD_QUESTION = "根据基础语言模型汇总表，PaLM 的训练 Tokens 规�
 
 @pytest.fixture(scope="module")
 def tiny(corpus_index, corpus_index_dir, corpus_dir, tiny_qwen_dir) -> Pipeline:
-    return Pipeline(page_settings(corpus_index_dir, corpus_dir, model=str(tiny_qwen_dir)), index=corpus_index, progress=False)
+    return Pipeline(page_settings(corpus_index_dir, corpus_dir, model=str(tiny_qwen_dir)), index=corpus_index)
 
 
 @pytest.fixture(scope="module")
 def extractive(corpus_index, corpus_index_dir, corpus_dir) -> Pipeline:
-    return Pipeline(page_settings(corpus_index_dir, corpus_dir, backend="extractive"), index=corpus_index, progress=False)
+    return Pipeline(page_settings(corpus_index_dir, corpus_dir, backend="extractive"), index=corpus_index)
 
 
 class RecordingGenerator(ExtractiveGenerator):
@@ -79,7 +80,7 @@ def test_n_samples_per_side_are_clustered_counted_and_reproducible(tiny):
 
 def test_sides_with_one_prompt_share_each_call_and_sample_i_uses_seed_plus_i(extractive):
     recorder = RecordingGenerator()
-    pipeline = Pipeline(extractive.settings, index=extractive.index, generator=recorder, progress=False)
+    pipeline = Pipeline(extractive.settings, index=extractive.index, generator=recorder)
     sides = {
         "A": parse_settings(pipeline.settings, panel_values(pipeline, seed=10, temperature=0.7), PROMPT_NAMES),
         "B": parse_settings(pipeline.settings, panel_values(pipeline, seed=10, temperature=1.0), PROMPT_NAMES),
@@ -100,7 +101,7 @@ def test_sides_with_one_prompt_share_each_call_and_sample_i_uses_seed_plus_i(ext
 def test_stop_ends_the_batch_between_calls_and_keeps_what_was_sampled(extractive):
     signal = StopSignal()
     recorder = RecordingGenerator(stop_after_calls=1, stop=signal.event)
-    pipeline = Pipeline(extractive.settings, index=extractive.index, generator=recorder, progress=False)
+    pipeline = Pipeline(extractive.settings, index=extractive.index, generator=recorder)
     _, steps = _run(pipeline, "GPT-3 有多少参数？", 6, {}, {"temperature": 1.0}, signal)
     html_a, html_b, _, progress = steps[-1]
     assert len(recorder.calls) == 1
@@ -110,7 +111,7 @@ def test_stop_ends_the_batch_between_calls_and_keeps_what_was_sampled(extractive
 
 def test_rows_whose_requests_failed_are_left_out_and_named(extractive):
     recorder = RecordingGenerator(failing_seed=2)
-    pipeline = Pipeline(extractive.settings, index=extractive.index, generator=recorder, progress=False)
+    pipeline = Pipeline(extractive.settings, index=extractive.index, generator=recorder)
     _, steps = _run(pipeline, "GPT-3 有多少参数？", 4, {}, {"temperature": 1.0})
     html_a, html_b, _, progress = steps[-1]
     assert "rows done 8/8 · done" in progress and "2 rows failed and are left out: sample 3 of A: HTTP 503" in progress
@@ -184,7 +185,7 @@ def test_a_corpus_the_gold_set_does_not_fit_still_compares_and_says_why(extracti
     (tmp_path / "notes.md").write_text("# Notes\nGPT-3 有 175B 参数。\n", encoding="utf-8")
     own = Settings(index=IndexSettings(corpus=str(tmp_path), index=str(tmp_path / "idx"), embedder="minilm"),
                    model=ModelSettings(backend="extractive"), sampling=SamplingParams(max_new_tokens=8))  # fmt: skip
-    pipeline = Pipeline(own, progress=False)
+    pipeline = Pipeline(own, index=open_index(own.index, progress=False))
     accepted, steps = _run(pipeline, GOLD_QUESTION, 2, {}, {})
     assert "No gold comparison" in accepted[3] and "is not a file in" in accepted[3]
     html_a, _, gold, progress = steps[-1]

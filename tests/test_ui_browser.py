@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.config import IndexSettings
+from core.config import IndexSettings
 from rag.config import ModelSettings, SamplingParams, Settings
 from rag.pipeline import Pipeline
 from ui.app import build_app
@@ -97,7 +97,7 @@ def _settings(index_dir, corpus_dir, **model) -> Settings:
 
 @pytest.fixture(scope="module")
 def tiny_url(corpus_index, corpus_index_dir, corpus_dir, tiny_qwen_dir, runs_dir):
-    pipeline = Pipeline(_settings(corpus_index_dir, corpus_dir, model=str(tiny_qwen_dir)), index=corpus_index, progress=False)
+    pipeline = Pipeline(_settings(corpus_index_dir, corpus_dir, model=str(tiny_qwen_dir)), index=corpus_index)
     app, url = _page_url(pipeline, runs_dir)
     yield url
     app.close()
@@ -105,7 +105,7 @@ def tiny_url(corpus_index, corpus_index_dir, corpus_dir, tiny_qwen_dir, runs_dir
 
 @pytest.fixture(scope="module")
 def extractive_url(corpus_index, corpus_index_dir, corpus_dir, tmp_path_factory):
-    pipeline = Pipeline(_settings(corpus_index_dir, corpus_dir, backend="extractive"), index=corpus_index, progress=False)
+    pipeline = Pipeline(_settings(corpus_index_dir, corpus_dir, backend="extractive"), index=corpus_index)
     app, url = _page_url(pipeline, tmp_path_factory.mktemp("no-runs"))
     yield url
     app.close()

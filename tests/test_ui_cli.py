@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import UserError
+from core.errors import UserError
 from ui.auth import FailedLogins, without_api_info
 from ui.cli import AUTH_ENV, main, parse_auth
 

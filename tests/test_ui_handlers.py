@@ -36,12 +36,12 @@ PROMPT_NAMES = list(PROMPTS)
 
 @pytest.fixture(scope="module")
 def tiny(corpus_index, corpus_index_dir, corpus_dir, tiny_qwen_dir) -> Pipeline:
-    return Pipeline(page_settings(corpus_index_dir, corpus_dir, model=str(tiny_qwen_dir)), index=corpus_index, progress=False)
+    return Pipeline(page_settings(corpus_index_dir, corpus_dir, model=str(tiny_qwen_dir)), index=corpus_index)
 
 
 @pytest.fixture(scope="module")
 def extractive(corpus_index, corpus_index_dir, corpus_dir) -> Pipeline:
-    return Pipeline(page_settings(corpus_index_dir, corpus_dir, backend="extractive"), index=corpus_index, progress=False)
+    return Pipeline(page_settings(corpus_index_dir, corpus_dir, backend="extractive"), index=corpus_index)
 
 
 def _ask(pipeline: Pipeline, question: str, chat=None, history=None, signal=None, **changes):
@@ -174,7 +174,7 @@ class _FailsOnce:
 
 
 def test_a_generation_error_is_a_message_in_that_chat_and_the_next_request_works(extractive):
-    flaky = Pipeline(extractive.settings, index=extractive.index, generator=_FailsOnce(extractive.generator), progress=False)
+    flaky = Pipeline(extractive.settings, index=extractive.index, generator=_FailsOnce(extractive.generator))
     steps, _ = _ask(flaky, QUESTION)
     chat, _, history = steps[-1]
     assert "rag-error" in chat[-1]["content"] and "ConnectionError: server closed the connection" in chat[-1]["content"]
@@ -201,7 +201,7 @@ def test_panels_start_from_the_pipeline_settings_and_reset_to_them(extractive):
         sampling=SamplingParams(temperature=0.3, top_p=0.9, top_k=5, max_new_tokens=99, seed=11, thinking=True),
         retrieval=RetrievalSettings(k=7),
     )
-    pipeline = Pipeline(custom, index=extractive.index, generator=extractive.generator, progress=False)
+    pipeline = Pipeline(custom, index=extractive.index, generator=extractive.generator)
     page = build_app(pipeline, max_concurrency=2)
     by_id = {b.elem_id: b for b in page.blocks.values() if getattr(b, "elem_id", None)}
     for prefix in ("set", "abA", "abB"):

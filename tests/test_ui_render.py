@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from ingest.types import Chunk
+from core.types import Chunk
 from rag.types import Answer, Citation, Hit
 from ui import render
 

@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from ingest.errors import UserError
+from core.errors import UserError
 from rag.config import RetrievalSettings, SamplingParams, Settings
 from rag.types import Answer
 from ui import ab, render

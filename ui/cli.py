@@ -8,7 +8,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from ingest.errors import OneLineArgumentParser, UserError, parse_args
+from core.errors import OneLineArgumentParser, UserError, parse_args
 from rag.config import BACKENDS, MODEL_ALIASES, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -116,10 +116,11 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"--max-concurrency must be >= 1, got {args.max_concurrency}")
         settings = settings_from_args(args)
 
+        from ingest.build import open_index
         from rag.pipeline import Pipeline
         from ui.app import build_app
 
-        pipeline = Pipeline(settings)
+        pipeline = Pipeline(settings, index=open_index(settings.index))
         for notice in pipeline.notices:
             print(f"notice: {notice}", file=sys.stderr)
         app = build_app(pipeline, runs_dir=args.runs_dir, max_concurrency=args.max_concurrency)

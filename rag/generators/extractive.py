@@ -65,7 +65,7 @@ class _Candidate:
 
 
 def _terms(text: str) -> set[str]:
-    from ingest.lexical import tokenize
+    from core.lexical import tokenize
 
     return {t for t in tokenize(text) if t.strip() and t not in STOP_WORDS}
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ingest.errors import UserError
+from core.errors import UserError
 from rag.config import SamplingParams
 from rag.generators.protocol import check_one_thinking_mode, to_generation
 from rag.gguf_file import GGUFSource, NotGGUF, file_sha256, find_gguf, read_header

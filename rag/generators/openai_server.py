@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 from urllib.parse import urlparse
 
-from ingest.errors import UserError
+from core.errors import UserError
 from rag.config import SamplingParams
 from rag.generators.protocol import check_one_thinking_mode, to_generation
 from rag.prompt import DEFAULT_CONTEXT_WINDOW, estimate_tokens

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from ingest.errors import UserError
+from core.errors import UserError
 from rag.config import SamplingParams
 from rag.generators.protocol import check_one_thinking_mode, to_generation
 from rag.thinking import THINK_OPEN, AnswerStream, split_thinking

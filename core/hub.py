@@ -14,7 +14,7 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ingest.errors import UserError
+from core.errors import UserError
 
 HUB_CONNECT_TIMEOUT_S = 3.0
 

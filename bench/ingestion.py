@@ -13,7 +13,7 @@ import statistics
 from pathlib import Path
 from typing import Any, Callable
 
-from eval.bench_figures import median_seconds, quiet_langchain, timed
+from bench.figures import median_seconds, quiet_langchain, timed
 
 EMBEDDER = "minilm"
 
@@ -65,8 +65,8 @@ def bench_ingest(corpus: Path, work: Path, scales: list[int], repeat: int, log: 
         from langchain_community.vectorstores import FAISS
 
     from ingest.chunk import embedding_text
-    from ingest.embed import bundled_model_path
-    from ingest.store import load_index
+    from core.embed import bundled_model_path
+    from core.index import load_index
 
     index = work / "index"
     log(f"ingest: cold build of {corpus} (imports and model load included)")

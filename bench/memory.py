@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eval.bench_figures import median_seconds
+from bench.figures import median_seconds
 
 
 def read_bandwidth(megabytes: int = 1024, repeat: int = 7) -> dict[str, Any]:

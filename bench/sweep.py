@@ -1,6 +1,6 @@
 """How much faster the shared-prefill batched sweep is than one `generate` call per sample, on this machine.
 
-`python -m eval.bench_sweep [--quick] [--reference-rows N] [--out FILE.json]`
+`python -m bench.sweep [--quick] [--reference-rows N] [--out FILE.json]`
 
 One RAG-length prompt (random token ids), `settings × samples` rows, every row forced to run its whole
 `max_new_tokens` (the model has no stop token), on a random-weight model with the exact Qwen3-0.6B
@@ -176,7 +176,7 @@ def format_report(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.bench_sweep", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.sweep", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny model and sizes: checks the benchmark runs")
     parser.add_argument("--reference-rows", type=int, default=3, help="sequential rows to time (0 = all rows)")
     parser.add_argument("--repeats", type=int, default=1, help="runs per figure; the median is reported")

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from eval.bench_figures import percentile, quiet_langchain
+from bench.figures import percentile, quiet_langchain
 
 FALLBACK_QUESTIONS = [
     "GPT-3 有多少参数？",
@@ -38,7 +38,7 @@ def langchain_ensemble(index, candidates: int, rrf_k: int):
         from langchain_core.embeddings import Embeddings
 
     from ingest.chunk import embedding_text
-    from ingest.lexical import tokenize
+    from core.lexical import tokenize
 
     embedder = index.embedder
 

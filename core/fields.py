@@ -14,7 +14,7 @@ import types
 import typing
 from typing import Any
 
-from ingest.errors import UserError
+from core.errors import UserError
 
 _KINDS = {int: "an integer", float: "a finite number", bool: "true or false", str: "a string"}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingest.errors import UserError
-from ingest.fields import check_field_types
+from core.errors import UserError
+from core.fields import check_field_types
 
 DEFAULT_EMBEDDER = "BAAI/bge-m3"
 BUNDLED_EMBEDDER_ALIAS = "minilm"

@@ -17,8 +17,9 @@ import logging
 import re
 import unicodedata
 
-from ingest.clean import CJK
 
+# Han (with extensions and compatibility), kana and Hangul: the scripts written without spaces between words.
+CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
 _TOKEN = re.compile(rf"(?P<cjk>[{CJK}]+)|(?P<latin>[a-z0-9]+(?:[.\-_+/][a-z0-9]+)*)")
 _CJK_RUN = re.compile(rf"[{CJK}]{{2,}}")
 _PART = re.compile(r"[a-z]+|\d+(?:\.\d+)*")

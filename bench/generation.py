@@ -3,7 +3,7 @@ the memory-bandwidth bound, and what the default transformers path leaves on the
 
 The model is a random-weight Qwen3 with the exact Qwen/Qwen3-0.6B configuration (weights do not change the
 cost of dense matrix products; nothing is downloaded), saved with a small byte-level BPE tokenizer trained on
-the corpus (`tests/fixtures/tiny_qwen.py`). That tokenizer has far fewer ids than the model's 151,936, so the
+the corpus (`bench/tiny_qwen.py`). That tokenizer has far fewer ids than the model's 151,936, so the
 embedding rows of ids it cannot decode, and of the stop tokens, are zeroed: with tied embeddings their logits
 are exactly 0 and never reach the top-k, so every sampled token is decodable text (our streamer really decodes
 it) and no run stops early. Both paths generate from identical token ids with identical sampling settings.
@@ -28,7 +28,7 @@ MAX_SOURCES = 20
 
 def qwen3_config(tokenizer_vocab: int, quick: bool, **ids: Any):
     """Qwen/Qwen3-0.6B's configuration (quick: 2 layers, hidden 64, vocab = the tokenizer's)."""
-    from eval.bench_sweep import qwen3_0_6b_config
+    from bench.sweep import qwen3_0_6b_config
 
     if not quick:
         return qwen3_0_6b_config(**ids)
@@ -46,11 +46,11 @@ def make_model_folder(out_dir: Path, corpus: Path, quick: bool, tokenizer_dir: P
     import torch
     from transformers import AutoTokenizer, GenerationConfig
 
-    from eval.bench_sweep import random_qwen3
+    from bench.sweep import random_qwen3
 
     out_dir.mkdir(parents=True, exist_ok=True)
     if tokenizer_dir is None:
-        from tests.fixtures.tiny_qwen import build_tiny_qwen
+        from bench.tiny_qwen import build_tiny_qwen
 
         build_tiny_qwen(out_dir, corpus)  # trains and saves the tokenizer (its tiny model is overwritten below)
         tokenizer_dir = out_dir

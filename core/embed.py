@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.config import BUNDLED_EMBEDDER_ALIAS, DEFAULT_EMBEDDER
-from ingest.errors import UserError
-from ingest.hub import ModelUnavailable, locate_model
+from core.config import BUNDLED_EMBEDDER_ALIAS, DEFAULT_EMBEDDER
+from core.errors import UserError
+from core.hub import ModelUnavailable, locate_model
 
 BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 # Embedders trained on English only: their ranking of Chinese text is close to noise, so retrieval ranks
