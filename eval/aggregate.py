@@ -24,7 +24,7 @@ def rounded(value: float | None, digits: int = 3) -> float | None:
 
 def answer_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Grounded accuracy (mean over questions of each question's mean, with `eval.stats.proportion_ci`) and the
-    answer-quality columns of one setting (definitions: README "What the report aggregates")."""
+    answer-quality columns of one setting (definitions: docs/eval.md, "What the report aggregates")."""
     _, matrices = stats.setting_matrices(rows, [])
     matrix = next(iter(matrices.values()))
     accuracy = stats.proportion_ci(matrix)

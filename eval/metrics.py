@@ -1,4 +1,4 @@
-"""Deterministic answer, citation and retrieval metrics (no model, no I/O). Exact definitions: README "Metrics".
+"""Deterministic answer, citation and retrieval metrics (no model, no I/O). Exact definitions: docs/eval.md, "Metrics".
 
 Answers, aliases and sources are compared as values (`rag.values`) or as normalized text with word
 boundaries (`eval.normalize`). `item` is any object with the attributes of `eval.qa.QAItem`: `question`,
@@ -53,7 +53,7 @@ _CLAUSE_BREAK = re.compile(
 
 @dataclass(frozen=True)
 class SampleScore:
-    """Scores of one generated answer to one QA item (see README "Metrics" for each definition)."""
+    """Scores of one generated answer to one QA item (see docs/eval.md, "Metrics", for each definition)."""
 
     answerable: bool
     refused: bool

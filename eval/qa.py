@@ -1,6 +1,6 @@
 """The gold QA set: one JSON object per line, validated against the corpus before any run uses it.
 
-Format of a line (see README, "Gold QA set"):
+Format of a line (see docs/eval.md, "Gold QA set"):
 `{"id", "lang": "zh"|"en", "question", "answers": [[alias, …], …], "answerable": bool, "type",
 "evidence": [{"doc": file name in the corpus, "quote": exact substring of that file}]}`, and optionally
 `"split": "dev"|"heldout"` (which part of a split set the item belongs to),

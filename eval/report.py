@@ -5,6 +5,7 @@
     python -m eval.report latest --name nightly --fail-on-regression   # vs the previous run and the pinned reference
     python -m eval.report RUN --pin           # RUN becomes the pinned reference of its config
     python -m eval.report --trend [--name nightly]       # runs.sqlite → trend.png
+    python -m eval.report RUN --markdown FILE  # also the settings and retrieval tables as Markdown, stamped
 
 `--fail-on-regression` exits with status 1 when any setting's grounded accuracy fell by more than the tolerance
 and the paired test over questions is significant after Holm correction (α = 0.05), against the previous run of
@@ -27,6 +28,7 @@ from typing import Any
 from eval import figures
 from eval.analysis import RunData, Summary, load_run, summarize
 from eval.config import DEFAULT_RUNS_DIR
+from eval.records import git_commit
 from eval.regression import DEFAULT_TOLERANCE, compare_runs
 from eval.run_index import RunIndex
 from eval.trend import INDEX_NAME, write_trend
@@ -261,6 +263,78 @@ def render_html(data: RunData, summary: Summary, drawn: list[Path]) -> str:
     )
 
 
+# ---- Markdown (for docs/results.md) -----------------------------------------------------------------------
+
+MARKDOWN_SETTINGS = (
+    "label", "model", "grounded_accuracy", "ci_low", "ci_high", "vs_baseline", "p_holm", "hit_answerable",
+    "hallucination", "over_refusal", "refusal_recall", "agreement", "questions", "samples",
+)  # fmt: skip
+MARKDOWN_RETRIEVAL = ("retrieval", "recall_at_k", "recall_at_k_zh", "recall_at_k_en", "mrr", "questions")
+
+
+def _md_cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "✓" if value else ""
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(rows: list[Any], columns: tuple[str, ...]) -> str:
+    """Typed rows as a Markdown table under the report's column labels; the baseline setting in bold."""
+    flat = [_flat(r) for r in rows]
+    head = "| " + " | ".join(display(c) for c in columns) + " |"
+    numeric = {c for c in columns if any(isinstance(r.get(c), (int, float)) and not isinstance(r.get(c), bool) for r in flat)}
+    rule = "|" + "|".join("---:" if c in numeric else "---" for c in columns) + "|"
+    body = []
+    for r in flat:
+        cells = [_md_cell(r.get(c)) for c in columns]
+        if r.get("baseline") is True:
+            cells[0] = f"**{cells[0]}** (baseline)"
+        body.append("| " + " | ".join(cells) + " |")
+    return "\n".join([head, rule, *body])
+
+
+def stamp(meta: dict[str, Any], scored_by: str) -> str:
+    """Where the numbers come from, from run.json: the run and its config, when it finished (UTC), the commit of
+    the code that ran it and the host it ran on; and the commit of the code that scored it now (`scored_by`)."""
+    finished = meta.get("finished_at") or meta.get("started_at") or "unknown date"
+    when = datetime.fromisoformat(finished).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if finished[:1].isdigit() else finished
+    def short(commit: str | None) -> str:
+        commit = str(commit or "unknown")
+        return commit[:7] + commit[40:] if len(commit) >= 40 else commit  # keeps a `+dirty` mark
+
+    config = meta.get("config", {})
+    return (
+        f"Run {meta.get('run_id')} of config {config.get('name')} (hash {meta.get('config_hash')}), finished {when}, "
+        f"code of commit {short(meta.get('git_commit'))}, host {meta.get('host', 'unknown')}; {meta.get('status')}; "
+        f"scored at commit {short(scored_by)} by `python -m eval.report {meta.get('run_id')} --markdown FILE`."
+    )
+
+
+def render_markdown(data: RunData, summary: Summary) -> str:
+    """The stamp, the notices, who answered, and the settings and retrieval tables of a run, as Markdown."""
+    lines = [stamp(data.meta, git_commit()), ""]
+    lines += [f"Note: {n}" for n in notices(summary)]
+    lines += [
+        f"Answered by {answered_by(summary)}; {len(data.questions)} questions, n = {data.meta.get('config', {}).get('n')}.",
+        "",
+        markdown_table(summary.settings, MARKDOWN_SETTINGS),
+        "",
+        markdown_table(summary.retrieval, MARKDOWN_RETRIEVAL),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(run_dir: Path, out: Path) -> Path:
+    """Score the run from its folder and write its Markdown tables to `out`."""
+    data = load_run(run_dir)
+    out.write_text(render_markdown(data, summarize(data)), encoding="utf-8")
+    return out
+
+
 # ---- CLI --------------------------------------------------------------------------------------------------
 
 
@@ -345,6 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
                         help=f"largest accepted drop in grounded accuracy (default {DEFAULT_TOLERANCE})")
     parser.add_argument("--no-redraw", action="store_true", help="only compare; do not rewrite the report files")
+    parser.add_argument("--markdown", metavar="FILE",
+                        help="also write the run's settings and retrieval tables as Markdown, stamped with the run, date, commit and host")
     return parser
 
 
@@ -364,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_redraw:
             files = write_report(run_dir)
             print(f"report: {files.html} ({len(files.figures)} figures, {files.summary.name})")
+        if args.markdown:
+            print(f"markdown: {write_markdown(run_dir, Path(args.markdown))}")
         if args.pin:
             print(f"pinned: {pin_reference(run_dir)} is the reference of its config")
         if args.compare or args.reference or args.fail_on_regression:

@@ -2,7 +2,7 @@
 
 The unit of resampling is the question: an array `[questions × samples]` keeps each question's samples
 together (NaN marks a missing sample), and a 1-D array holds one value per question. Exact definitions:
-README "Statistics".
+docs/eval.md, "Statistics".
 """
 
 from __future__ import annotations
@@ -236,7 +236,7 @@ def proportion_ci(values: Any, level: float = 0.95) -> Estimate:
     With one 0/1 value per question this is the exact binomial interval; when each question's samples agree
     more than a coin would, n_eff shrinks toward the number of questions; it never uses the samples as if they
     were independent questions. Unlike the percentile bootstrap it keeps its coverage with few questions and
-    accuracies near 0 or 1 (README "Statistics").
+    accuracies near 0 or 1 (docs/eval.md, "Statistics").
     """
     from scipy.stats import beta  # scipy.stats takes seconds to import; only the tests and intervals need it
 

@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="default auto")
     g.add_argument("--threads", type=int, help="llamacpp: CPU threads (default 0 = every available CPU; fewer when other work shares the CPUs)")
     g.add_argument("--fallback", action=argparse.BooleanOptionalAction, default=None, help="answer extractively when the model cannot be loaded (default on)")
-    g.add_argument("--prompt", help="named prompt template (default 'default'; see the README)")
+    g.add_argument("--prompt", help="named prompt template (default 'default'; see docs/usage.md)")
 
     g = p.add_argument_group("sampling")
     g.add_argument("--temperature", type=float, help=f"0 = greedy (default {_default(SamplingParams, 'temperature')})")
@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--update-index", action="store_true", default=None, help="bring an existing index up to date with the corpus first (default: a stale index is an error)")
 
     g = p.add_argument_group("output")
-    g.add_argument("--json", action="store_true", help="one JSON object per question (shape documented in the README)")
+    g.add_argument("--json", action="store_true", help="one JSON object per question (shape documented in docs/usage.md)")
     g.add_argument("--no-stream", action="store_true", help="print the answer when it is complete instead of token by token")
     return p
 

@@ -5,7 +5,7 @@ canonical form, so that `175B`, `1750亿`, `1.75千亿` and `175 billion` are on
 The eval compares answers with gold aliases through these values, and refusal detection uses them to tell a
 factual claim from a refusal; both live here because `rag` must not import `eval`.
 
-Rules (README "Values"):
+Rules (docs/eval.md, "Values"):
 - text is read after Unicode NFKC, with the full-width comma `，` kept apart: only an ASCII comma between a
   digit and exactly three digits is a thousands separator (`1,750` = 1750, `70，175和540` is three numbers);
   citation markers (`[1]`) and list markers at the start of a line (`1. `, `2) `) are not values;

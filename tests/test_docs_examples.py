@@ -248,6 +248,40 @@ def test_every_example_is_executed_or_listed():
     assert not problems, "\n\n".join(problems)
 
 
+def treatment(block: Block) -> str | None:
+    """How the block's test checks it: "commands", "config", "output", "python", "not checked", or None."""
+    if matching(NOT_CHECKED, block):
+        return "not checked"
+    if matching(CONFIG_BLOCKS, block):
+        return "config"
+    if matching(OUTPUT_BLOCKS, block):
+        return "output"
+    if block.info == "python":
+        return "python"
+    if block.info in (*SHELL, "cron") and scripts_of(block):
+        return "commands"
+    return None
+
+
+def fence_count(path: Path) -> int:
+    """Fenced blocks of a file counted from its fence lines alone (no Markdown parser): each block has two."""
+    fences = re.findall(r"^ {0,3}(?:```|~~~)", path.read_text(encoding="utf-8"), re.M)
+    assert len(fences) % 2 == 0, f"{path.relative_to(REPO)}: an unclosed code fence"
+    return len(fences) // 2
+
+
+def test_every_block_of_the_readme_and_the_docs_pages_has_a_treatment():
+    """Each fenced block of README.md and of the pages under docs/ (as many per file as its fence lines say, so
+    that the parser misses none) is run, loaded or compared, or NOT_CHECKED with a reason; a shell block
+    without a command is not a check."""
+    found = blocks()
+    for doc in DOCS:
+        path = str(doc.relative_to(REPO))
+        assert len([b for b in found if b.path == path]) == fence_count(doc), f"{path}: blocks read vs fences"
+    untreated = [b.describe() for b in found if treatment(b) is None]
+    assert not untreated, "blocks that no test checks:\n" + "\n".join(untreated)
+
+
 def test_a_new_example_fails_the_gate_and_says_how_to_cover_it(tmp_path):
     doc = tmp_path / "README.md"
     doc.write_text(
@@ -782,15 +816,15 @@ OUTPUT_BLOCKS: dict[tuple[str, str], Callable[[Block, Workspace], None]] = {
 
 
 def check_rag_config(path: Path, block: Block, ws: Workspace) -> None:
-    """Loaded by rag.config (unknown keys are errors); the YAML form the README mentions loads to the same settings."""
+    """Loaded by rag.config (unknown keys are errors); the YAML form its page mentions loads to the same settings."""
     from rag.config import load_settings, read_config_file
 
     settings = load_settings(path)
     twin = ws.root / (path.stem + ".yaml")
     twin.write_text(yaml.safe_dump(read_config_file(path), allow_unicode=True), encoding="utf-8")
     assert load_settings(twin) == settings
-    m = re.search(r"`(\w+\.yaml)` with `([^`]+)`", (REPO / "README.md").read_text(encoding="utf-8"))
-    assert m, "the README no longer shows the YAML form of the config"
+    m = re.search(r"`(\w+\.yaml)` with `([^`]+)`", (REPO / block.path).read_text(encoding="utf-8"))
+    assert m, f"{block.path} no longer shows the YAML form of the config"
     (ws.root / m.group(1)).write_text(m.group(2), encoding="utf-8")
     load_settings(ws.root / m.group(1))
 

@@ -98,3 +98,26 @@ def test_any_finished_run_can_be_picked_and_two_of_its_settings_open_in_ab(offli
         assert side["seed"] == defaults.sampling.seed  # a run's seeds are per sample: the page keeps its own
     with pytest.raises(Exception, match=r"pick setting B from the run's settings \(got 'nope'\)"):
         open_in_ab(defaults, runs, older.name, a["label"], "nope")
+
+
+def test_the_markdown_tables_are_the_summary_stamped_with_the_run_date_commit_and_host(offline_smoke: Path, tmp_path) -> None:
+    """`python -m eval.report RUN --markdown FILE`, pasted into docs/results.md, says where its numbers come from
+    and holds the same numbers as summary.json, the fallback notice first."""
+    from eval.report import main as report_main
+
+    out = tmp_path / "results.md"
+    assert report_main([str(offline_smoke), "--no-redraw", "--markdown", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    meta = json.loads((offline_smoke / "run.json").read_text(encoding="utf-8"))
+    stamp = text.splitlines()[0]
+    assert meta["run_id"] in stamp and meta["finished_at"][:10] in stamp and f"host {meta['host']}" in stamp
+    assert f"commit {meta['git_commit'][:7]}" in stamp and "complete" in stamp
+    assert "Qwen/Qwen3-0.6B" in text.split("| setting |")[0]  # the notice comes before the numbers
+    summary = json.loads((offline_smoke / "summary.json").read_text(encoding="utf-8"))
+    rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| ") and " | extractive | " in line]
+    assert len(rows) == len(summary["settings"])
+    for row, setting in zip(rows, summary["settings"]):
+        assert setting["label"] in row[0] and ("(baseline)" in row[0]) == setting["baseline"]
+        assert row[2:5] == [f"{setting[k]:.3f}" for k in ("grounded_accuracy", "ci_low", "ci_high")]
+    for r in summary["retrieval"]:
+        assert f"| {r['retrieval']} | {r['recall_at_k']:.3f} |" in text

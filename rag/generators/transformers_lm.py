@@ -59,7 +59,7 @@ def pick_dtype(dtype: str, device: str) -> str:
     """The dtype for "auto": bfloat16 on CPUs with native bfloat16 (AVX-512 BF16 or AMX), float32 on other CPUs,
     bfloat16 on CUDA when supported else float16, float16 on MPS; an explicit dtype is kept.
 
-    Measured with a Qwen3-0.6B-shaped model (README, Performance): on a Xeon with AMX, bfloat16 prefill was 4.2x
+    Measured with a Qwen3-0.6B-shaped model (docs/performance.md): on a Xeon with AMX, bfloat16 prefill was 4.2x
     faster than float32 and decode 1.1x; on an AVX2-only EPYC, bfloat16 was emulated and slower (prefill 8.4x,
     decode 0.45x)."""
     if dtype != "auto":
