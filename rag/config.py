@@ -6,6 +6,8 @@ Settings are frozen dataclasses validated in `__post_init__`; a config file (TOM
 
 from __future__ import annotations
 
+import math
+
 import dataclasses
 import sys
 from dataclasses import dataclass, field, fields
@@ -104,8 +106,8 @@ class RetrievalSettings:
             raise UserError(f"candidates ({self.candidates}) must be >= k ({self.k})")
         if self.rrf_k < 1:
             raise UserError(f"rrf_k must be >= 1, got {self.rrf_k}")
-        if self.bigram_weight < 0:
-            raise UserError(f"bigram_weight must be >= 0, got {self.bigram_weight}")
+        if not 0 <= self.bigram_weight < math.inf:
+            raise UserError(f"bigram_weight must be a finite number >= 0 (0 turns the bigram channel off), got {self.bigram_weight}")
 
 
 @dataclass(frozen=True)
