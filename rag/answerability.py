@@ -3,14 +3,17 @@
 A source unit (a sentence, or a table row read as "header: cell" pairs, `rag.sentences`) supports the
 question when, in that unit,
 - one of the question's entities is named (under any of its names, `rag.aliases`; a name with a version,
-  `Llama 3.1`, is not matched by `Llama 3` or `Llama 3.1 405B`'s neighbours);
+  `Llama 3.1`, is not matched by `Llama 3` or `Llama 3.1 405B`'s neighbours; `GPT1` is `GPT-1`), or the unit
+  is about it: it follows the unit naming it, a label line naming it (`GPT1（2018）：`) or sits under a
+  heading naming it, and does not open with another model's name;
 - the noun a count question counts is there (`多少美元` needs 美元, `How many GPUs` needs GPU);
 - a value question (size, count, date, `rag.query`) finds a value of that kind (`rag.values`);
 - at least MIN_ATTRIBUTE_SHARE of the question's other content words are there.
-The sources can answer when one unit supports the question. The extractive backend then quotes a supporting
-unit and otherwise answers with the fixed refusal; LLM backends get a note in the prompt that the sources
-may not contain the answer. The thresholds were chosen on the development split of the gold set (README,
-"What a sweep finds").
+A question asking two things (`rag.query.question_parts`) is judged part by part. The sources can answer
+when every part is supported by a unit. The extractive backend then quotes a supporting unit and otherwise
+answers with the fixed refusal; LLM backends get a note in the prompt that the sources may not contain the
+answer. The rules and thresholds were chosen on the development split of the gold set (docs/usage.md,
+"Answerability").
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ MIN_ATTRIBUTE_SHARE = 0.2  # share of the question's content words a supporting 
 VALUE_ATTRIBUTE_SHARE = 0.1  # the same for a value question (the value and the counted noun already narrow it)
 ENTITY_WINDOW = 1  # the entity may be named this many units before the supporting one, in the same source
 SUBJECT_CHARS = 12  # a name this close to a unit's start is its subject (also the extractive backend's rule)
-ALL_PARTS = True  # a question asking two things is answerable when every part is supported (else: any part)
 UNLIMITED = 1 << 30  # a carry that lasts to the end of the source
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _LATIN_WORDS = re.compile(r"[a-z]{3,}(?:\s+[a-z]{3,}){2}")  # English prose, not a name in a Chinese sentence
@@ -159,14 +161,15 @@ def judge(
     units = {n: split_sentences(text) for n, text in sorted(numbered.items())}
     found: dict[tuple[int, str], Support] = {}
     supported_parts = 0
-    for part in question_parts(question):
+    parts = question_parts(question)
+    for part in parts:
         analysis = analyze(part, aliases) if part != question else whole
         if not analysis.entities:  # "…, and how long is its context window?": the question's subject
             analysis = replace(analysis, entities=whole.entities)
         part_supports = _part_supports(analysis, units, aliases, headings or {})
         supported_parts += bool(part_supports)
         found.update({(s.n, s.sentence.text): s for s in part_supports})
-    answerable = supported_parts == len(question_parts(question)) if ALL_PARTS else supported_parts > 0
+    answerable = supported_parts == len(parts)  # "any part" measured the same on dev; a half answer is wrong
     return Verdict(answerable=answerable, supports=tuple(found.values()) if answerable else (), analysis=whole)
 
 
