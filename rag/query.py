@@ -8,6 +8,7 @@ a count question counts (`多少块 GPU` → GPU, `How many Transformer layers` 
 type, the question's other content words with the Chinese words for its English domain terms
 (`rag.glossary`). Entities are the model and term names of the question (`rag.followup.model_names`, which
 knows the aliases), without the counted noun (`GPUs` in "How many GPUs…" is what is counted, not the subject).
+`question_parts` splits a question that asks two things ("When was X released, and how many tokens…?").
 """
 
 from __future__ import annotations
