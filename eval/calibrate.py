@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from eval import stats
 from core.errors import OneLineArgumentParser, UserError, parse_args
+from eval import stats
 
 ALPHA = 0.05
 POWER = 0.8

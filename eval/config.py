@@ -38,7 +38,8 @@ from typing import Any
 
 from core.config import IndexSettings
 from core.errors import UserError
-from rag.config import BACKENDS, DEFAULT_MODEL, RetrievalSettings, SamplingParams, read_config_file
+from rag.config import DEFAULT_MODEL, RetrievalSettings, SamplingParams, read_config_file
+from rag.generators import BACKENDS, needs_base_url, supports_concurrency
 
 DEFAULT_RUNS_DIR = "eval/runs"
 CONFIGS = Path(__file__).resolve().parent / "configs"  # the shipped sweep configs (smoke, nightly, …)
@@ -83,7 +84,7 @@ class EvalConfig:
             raise UserError("the config lists no models; add e.g. `models: [Qwen/Qwen3-0.6B]`")
         if self.backend not in BACKENDS:
             raise UserError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
-        if self.backend == "openai" and not self.base_url:
+        if needs_base_url(self.backend) and not self.base_url:
             raise UserError("the openai backend needs base_url (or --base-url), e.g. http://127.0.0.1:8000/v1")
         if self.n < 1:
             raise UserError(f"n (samples per question per setting) must be >= 1, got {self.n}")
@@ -95,7 +96,7 @@ class EvalConfig:
             raise UserError(f"limit must be >= 1 question, got {self.limit}")
         if self.concurrency < 1:
             raise UserError(f"concurrency must be >= 1, got {self.concurrency}")
-        if self.concurrency > 1 and self.backend != "openai":
+        if self.concurrency > 1 and not supports_concurrency(self.backend):
             raise UserError(
                 f"concurrency {self.concurrency} needs the openai backend (requests to a server); in-process "
                 "backends already share one prefill across all samples of a prompt"

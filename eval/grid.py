@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from eval.config import EvalConfig
 from core.errors import UserError
+from eval.config import EvalConfig
 from rag.config import RetrievalSettings, SamplingParams
 
 CLOSED_BOOK = "closed_book"

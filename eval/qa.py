@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from eval.normalize import normalize
-from core.errors import UserError
 from core.corpus import UndecodableFile, read_document
+from core.errors import UserError
+from eval.normalize import normalize
 
 DEFAULT_QA = Path(__file__).resolve().parent / "data" / "qa.jsonl"
 LANGS = ("zh", "en")

@@ -25,6 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from core.errors import OneLineArgumentParser, UserError, parse_args
+from core.machine import describe
 from eval import figures
 from eval.analysis import RunData, Summary, load_run, summarize
 from eval.config import DEFAULT_RUNS_DIR
@@ -32,7 +34,6 @@ from eval.records import git_commit
 from eval.regression import DEFAULT_TOLERANCE, compare_runs
 from eval.run_index import RunIndex
 from eval.trend import INDEX_NAME, write_trend
-from core.errors import OneLineArgumentParser, UserError, parse_args
 
 SUMMARY = "summary.json"
 REPORT = "report.html"
@@ -299,7 +300,7 @@ def markdown_table(rows: list[Any], columns: tuple[str, ...]) -> str:
 
 def stamp(meta: dict[str, Any], scored_by: str) -> str:
     """Where the numbers come from, from run.json: the run and its config, when it finished (UTC), the commit of
-    the code that ran it and the host it ran on; and the commit of the code that scored it now (`scored_by`)."""
+    the code that ran it and the host (and CPU) it ran on; and the commit of the code that scored it now (`scored_by`)."""
     finished = meta.get("finished_at") or meta.get("started_at") or "unknown date"
     when = datetime.fromisoformat(finished).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if finished[:1].isdigit() else finished
     def short(commit: str | None) -> str:
@@ -307,9 +308,10 @@ def stamp(meta: dict[str, Any], scored_by: str) -> str:
         return commit[:7] + commit[40:] if len(commit) >= 40 else commit  # keeps a `+dirty` mark
 
     config = meta.get("config", {})
+    machine = f" ({describe(meta['machine'])})" if meta.get("machine") else ""  # runs before the field existed lack it
     return (
         f"Run {meta.get('run_id')} of config {config.get('name')} (hash {meta.get('config_hash')}), finished {when}, "
-        f"code of commit {short(meta.get('git_commit'))}, host {meta.get('host', 'unknown')}; {meta.get('status')}; "
+        f"code of commit {short(meta.get('git_commit'))}, host {meta.get('host', 'unknown')}{machine}; {meta.get('status')}; "
         f"scored at commit {short(scored_by)} by `python -m eval.report {meta.get('run_id')} --markdown FILE`."
     )
 

@@ -28,6 +28,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from core.errors import OneLineArgumentParser, UserError, parse_args
+from core.machine import cpu
 from eval.analysis import qa_item_to_json
 from eval.config import DEFAULT_RUNS_DIR, EvalConfig, load_eval_config
 from eval.grid import Cell, Grid, expand_grid, retrieval_id
@@ -36,8 +38,8 @@ from eval.qa import QAItem, load_qa, stratified_sample
 from eval.records import RecordKey, RecordStore, decoding_fingerprint, git_commit, library_versions, messages_hash, sample_seed
 from eval.run_index import Heartbeat, RunIndex
 from eval.trend import INDEX_NAME
-from core.errors import OneLineArgumentParser, UserError, parse_args
-from rag.config import BACKENDS, ModelSettings, RetrievalSettings, Settings
+from rag.config import ModelSettings, RetrievalSettings, Settings
+from rag.generators import BACKENDS
 from rag.generators.protocol import Generator
 from rag.prompt import build_messages, template_hash
 from rag.types import Generation, Hit
@@ -214,7 +216,7 @@ def _load_generator(config: EvalConfig, model: str) -> tuple[Generator, str | No
     """The model for a sweep, and the fallback notice. A model that cannot be loaded is an error unless the
     config sets `fallback`; then the extractive backend stands in, with the notice, and its results are
     labelled `extractive`."""
-    from rag.generate import load_generator
+    from rag.generators.factory import load_generator
 
     generator, notice = load_generator(
         ModelSettings(model=model, backend=config.backend, base_url=config.base_url, fallback=config.fallback,
@@ -287,7 +289,7 @@ def run_sweep(
         "started_at": utc_now(), "finished_at": None, "status": "running", "git_commit": commit,
         "backend": config.backend, "backends": {}, "revisions": {}, "index": None, "cells": [_cell_json(grid, c) for c in grid.cells],
         "baseline": grid.baseline.id, "varying": list(grid.varying), "generated": 0, "cached": 0, "failed": 0,
-        "pid": os.getpid(), "host": socket.gethostname(), "notices": [], "ignores_sampling": [],
+        "pid": os.getpid(), "host": socket.gethostname(), "machine": cpu(), "notices": [], "ignores_sampling": [],
         "decoding": {"fingerprint": decoding_fingerprint(), "libraries": library_versions()},
     }
     _write_json(run_dir / "run.json", meta)

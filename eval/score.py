@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from core.errors import UserError
 from eval.aggregate import answer_metrics, reason_shares
 from eval.metrics import score_sample
 from eval.qa import DEFAULT_QA, QAItem, json_object_line, load_qa
-from core.errors import UserError
 from rag.citations import parse_citations
 
 REQUIRED = ("id", "answer", "sources")

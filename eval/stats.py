@@ -20,7 +20,7 @@ EXACT_SIGN_FLIP_MAX = 16  # enumerate all 2^m sign patterns up to this many non-
 
 @dataclass(frozen=True)
 class Estimate:
-    """A mean with its bootstrap confidence interval."""
+    """A mean with its confidence interval (Clopper–Pearson from `proportion_ci`, bootstrap from `bootstrap_ci`)."""
 
     mean: float
     lo: float
@@ -233,7 +233,8 @@ def proportion_ci(values: Any, level: float = 0.95) -> Estimate:
     """Mean over questions of per-question means in [0, 1], with a Clopper–Pearson interval at the effective
     sample size (Korn & Graubard 1998): n_eff = p(1 − p) / var(mean), at most the number of questions.
 
-    With one 0/1 value per question this is the exact binomial interval; when each question's samples agree
+    With one 0/1 value per question the unbiased variance makes n_eff = q − 1: the exact binomial interval on
+    one question fewer (slightly conservative); when each question's samples agree
     more than a coin would, n_eff shrinks toward the number of questions; it never uses the samples as if they
     were independent questions. Unlike the percentile bootstrap it keeps its coverage with few questions and
     accuracies near 0 or 1 (docs/eval.md, "Statistics").

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.errors import UserError
 from eval.figures import plot_trend
 from eval.run_index import RunIndex
-from core.errors import UserError
 
 INDEX_NAME = "runs.sqlite"
 

@@ -27,9 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from core.config import DEFAULT_EMBEDDER, IndexSettings
-from core.errors import UserError
 from core.corpus import SkippedFile, SourceDocument, iter_documents
-from ingest.lock import build_lock
+from core.errors import UserError
 from core.index import (
     FORMAT_VERSION,
     INDEX_FILES,
@@ -41,8 +40,9 @@ from core.index import (
     read_manifest,
     verify_files,
 )
-from ingest.store import generations, new_generation_name, publish_generation, write_index
 from core.types import Chunk
+from ingest.lock import build_lock
+from ingest.store import generations, new_generation_name, publish_generation, write_index
 
 PIPELINE_MODULES = ("core.corpus", "ingest.clean", "ingest.chunk", "core.lexical")
 LIBRARIES = ("faiss-cpu", "sentence-transformers", "transformers", "torch", "rank-bm25", "jieba", "langchain-text-splitters", "numpy", "charset-normalizer")
@@ -236,9 +236,9 @@ def _build_locked(corpus: Path, index: Path, embedder: str, chunk_chars: int, ch
 
 
 def _build(docs, old, spec, chunking, report: BuildReport, started: float, progress: bool, load_resolved) -> BuildReport:
+    from core.lexical import tokenize
     from ingest.chunk import chunk_document, embedding_text, make_splitter
     from ingest.clean import clean_text
-    from core.lexical import tokenize
 
     index, corpus = report.index, report.corpus
     previous: Index | None = load_index(index) if old is not None else None

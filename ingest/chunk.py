@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ingest.clean import CJK, CleanText, heading_text
+from core.lexical import CJK
 from core.types import Chunk
+from ingest.clean import CleanText, heading_text
 
 TABLE_CHUNKS = True  # whole-table chunks alongside the row records (README, Chunking: measured on the dev split)
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", "!", "?", ";", ". ", "，", "、", ",", " ", ""]

@@ -15,7 +15,8 @@ from typing import Any, Callable, TextIO
 
 from core.config import IndexSettings
 from core.errors import OneLineArgumentParser, UserError, parse_args
-from rag.config import BACKENDS, MODEL_ALIASES, ModelSettings, RetrievalSettings, SamplingParams, Settings, load_settings
+from rag.config import MODEL_ALIASES, ModelSettings, RetrievalSettings, SamplingParams, Settings, load_settings
+from rag.generators import BACKENDS
 from rag.types import Answer, Hit
 
 SNIPPET_CHARS = 90

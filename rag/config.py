@@ -17,10 +17,10 @@ from typing import Any
 from core.config import IndexSettings
 from core.errors import UserError
 from core.fields import check_field_types
+from rag.generators import BACKENDS, needs_base_url
 
 DEFAULT_MODEL = "Qwen/Qwen3-0.6B"
 MAX_SEED = 2**32 - 1  # the range every engine accepts (numpy, torch, vLLM, llama.cpp)
-BACKENDS = ("auto", "transformers", "llamacpp", "openai", "extractive")
 
 # Short names for the family users compare; each maps to its instruct/chat repository on the Hub.
 MODEL_ALIASES = {
@@ -130,7 +130,7 @@ class ModelSettings:
         check_field_types(self)
         if self.backend not in BACKENDS:
             raise UserError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
-        if self.backend == "openai" and not self.base_url:
+        if needs_base_url(self.backend) and not self.base_url:
             raise UserError("the openai backend needs --base-url, e.g. --base-url http://127.0.0.1:8000/v1")
         if self.threads < 0:
             raise UserError(f"threads must be >= 0 (0 = every available CPU), got {self.threads}")

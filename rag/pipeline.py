@@ -37,7 +37,7 @@ class Pipeline:
         self.retriever.warm_up()
         self.generator = generator
         if self.generator is None and generation:
-            from rag.generate import load_generator
+            from rag.generators.factory import load_generator
 
             self.generator, notice = load_generator(self.settings.model)
             if notice:

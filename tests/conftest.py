@@ -52,6 +52,18 @@ def corpus_index(corpus_index_dir: Path):
 
 
 @pytest.fixture(scope="session")
+def offline_smoke(tmp_path_factory: pytest.TempPathFactory, corpus_index_dir: Path) -> Path:
+    """The folder of `python -m eval.run --config eval/configs/smoke.yaml` as a new user gets it offline: the
+    Qwen weights are not here, so the extractive fallback answers (read-only: copy it before changing it)."""
+    from eval.run import main as run_main
+
+    runs = tmp_path_factory.mktemp("runs")
+    code = run_main(["--config", str(REPO / "eval/configs/smoke.yaml"), "--index", str(corpus_index_dir), "--out", str(runs), "--quiet"])
+    assert code == 0
+    return next(p for p in runs.iterdir() if (p / "report.html").exists())
+
+
+@pytest.fixture(scope="session")
 def tiny_qwen_gguf(tiny_qwen_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny random Qwen3 written as a GGUF file (its tokenizer and chat template in the metadata)."""
     from tests.fixtures.tiny_gguf import build_tiny_qwen_gguf

@@ -9,7 +9,6 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from rag.config import SamplingParams  # noqa: E402
-from tests.fixtures.tiny_qwen import load_lively_qwen  # noqa: E402
 from rag.generators.batched import (  # noqa: E402
     RowLogitsProcessor,
     pick_tokens,
@@ -18,6 +17,7 @@ from rag.generators.batched import (  # noqa: E402
     stop_token_ids,
     warp_logits,
 )
+from tests.fixtures.tiny_qwen import load_lively_qwen  # noqa: E402
 
 PROMPT = "大型语言模型的历史：GPT-3 在 2020 年发布，参数量为 1750 亿。What came after it?"
 

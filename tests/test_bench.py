@@ -40,6 +40,8 @@ EXPECTED = {
         "tiny random Qwen3 Q8_0: decode, transformers",
         "tiny random Qwen3 Q8_0: llama_decode alone after the prompt",
         "tiny random Qwen3 F16: decode, llama.cpp",
+        "tiny random Qwen3 Q4_K_M: decode, llama.cpp",  # quantised from the F16 file by llama.cpp
+        "tiny random Qwen3 Q4_0: decode, llama.cpp",
         "tiny random Qwen3 Q8_0: sweep",
     ],
     "concurrency": ["openai sweep"],
@@ -105,6 +107,12 @@ def test_bench_runs_from_an_installed_wheel_outside_the_checkout(tmp_path):
     stamp, table = (work / "bench.md").read_text(encoding="utf-8").split("\n\n", 1)
     assert re.fullmatch(STAMP, stamp) and "· commit unknown ·" in stamp, stamp  # no git repository around the installed copy
     assert "read bandwidth (torch sum)" in table and "openai sweep" in table
+
+
+def test_the_former_name_still_runs_the_benchmark():
+    """`python -m eval.bench` (kept for one release) is `python -m bench`: same flags, same checks."""
+    run = subprocess.run([sys.executable, "-m", "eval.bench", "--quick", "--sections", "gpu"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and "unknown sections ['gpu']" in run.stderr
 
 
 def test_bad_arguments_exit_2(capsys):

@@ -60,7 +60,6 @@ from tests.docs_examples import (
     workflow_scripts,
 )
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
@@ -340,8 +339,8 @@ def copy_clone(root: Path) -> Path:
 def ws(tmp_path_factory, tiny_qwen_dir, corpus_index_dir) -> Workspace:
     """A clone without models: corpus and eval files, a copy of the session's index (the bundled embedder),
     the config blocks saved, a .venv/bin/python, and small/ (one report, a .pdf and their index) for the rebuild."""
-    from ingest.build import build_index
     from bench.openai_stub import OpenAIStub
+    from ingest.build import build_index
     from tests.fixtures.tiny_gguf import build_tiny_qwen_gguf
 
     root = copy_clone((tmp_path_factory.mktemp("docs") / "clone").resolve())
@@ -548,7 +547,7 @@ def expect_ask(o: Outcome, ws: Workspace, cwd: Path) -> None:
     if model.backend == "openai":
         assert set(who) == {"openai"} and any(r.get("model") == model.model for r in ws.stub.requests), o.describe()
     elif model.backend == "extractive" or Path(model.model).expanduser().exists():
-        from rag.generate import resolve_backend
+        from rag.generators.factory import resolve_backend
 
         assert set(who) == {resolve_backend(model)}, f"the model {model.model} did not answer:\n{o.describe()}"
     else:
@@ -687,8 +686,8 @@ def check_answers_line(block: Block, ws: Workspace) -> None:
 
 def check_refusal_patterns(block: Block, ws: Workspace) -> None:
     """The refusal sentences and patterns listed are rag.refusal.REFUSAL_PATTERNS (the sentences unescaped)."""
-    from rag.refusal import REFUSAL_PATTERNS
     from rag.prompt import REFUSAL_EN, REFUSAL_ZH
+    from rag.refusal import REFUSAL_PATTERNS
 
     code = [REFUSAL_ZH.rstrip("。"), REFUSAL_EN.rstrip("."), *REFUSAL_PATTERNS[2:]]
     assert REFUSAL_PATTERNS[:2] == tuple(re.escape(s) for s in code[:2])
@@ -743,6 +742,13 @@ def check_diagram(block: Block, ws: Workspace) -> None:
         assert spec and (spec.submodule_search_locations is None or importlib.util.find_spec(module + ".__main__")), module
 
 
+def check_import_drawing(block: Block, ws: Workspace) -> None:
+    """The import drawing is what `python -m tests.import_graph` draws from the code now."""
+    from tests import import_graph
+
+    assert block.text.strip() == import_graph.drawing(import_graph.graph()), f"{block.where}: run `python -m tests.import_graph` and paste its output"
+
+
 def check_layout(block: Block, ws: Workspace) -> None:
     """The layout lists folders that exist, and every top-level Python package of the repository."""
     listed = set(re.findall(r"^(\w+)/", block.text, re.M))
@@ -793,6 +799,7 @@ def check_calibration(block: Block, ws: Workspace) -> None:
 OUTPUT_BLOCKS: dict[tuple[str, str], Callable[[Block, Workspace], None]] = {
     ("Quickstart", "note: no index at index/ yet"): check_quickstart,
     ("How it fits together", "corpus/"): check_diagram,
+    ("How it fits together", "core   → nothing of ours"): check_import_drawing,
     ("JSON output", "{"): check_json_shape,
     ("Dense embeddings", "warning: cannot load embedding model"): check_wrapped_warning,
     ("Lexical index", "gpt-3 gpt 3"): check_tokenize,
@@ -840,8 +847,8 @@ def check_eval_config(path: Path, block: Block, ws: Workspace) -> None:
 def check_workflow(path: Path, block: Block, ws: Workspace) -> None:
     """A GitHub Actions workflow: its schedule, jobs, steps with `uses` or `run`, and the folders it caches are
     those the commands write (the `run:` steps are run by test_commands_of_block)."""
-    from eval.config import DEFAULT_RUNS_DIR
     from core.config import IndexSettings
+    from eval.config import DEFAULT_RUNS_DIR
 
     flow = yaml.safe_load(path.read_text(encoding="utf-8"))
     on = flow.get("on", flow.get(True))  # YAML 1.1 reads a bare `on` key as true

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from bench.openai_stub import OpenAIStub
+from core.errors import UserError
 from eval.config import EvalConfig, load_eval_config
 from eval.records import read_jsonl
 from eval.run import in_order, run_sweep
-from core.errors import UserError
 from rag.generators.openai_server import RequestFailed
-from bench.openai_stub import OpenAIStub
 
 REPO = Path(__file__).resolve().parents[1]
 CELLS = 5  # smoke.yaml: temperature × top_p, plus the closed-book control

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import UserError
 from eval.config import EvalConfig, eval_config_from_dict, load_eval_config
 from eval.grid import CLOSED_BOOK, expand_grid
 from eval.records import RecordKey, RecordStore, read_jsonl, sample_seed
 from eval.run_index import RunIndex
-from core.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 

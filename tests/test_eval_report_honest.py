@@ -10,19 +10,7 @@ from pathlib import Path
 import pytest
 
 from eval.qa import LANGS, QA_TYPES
-from eval.run import main as run_main
 from ui.eval_tab import render_eval
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def offline_smoke(tmp_path_factory, corpus_index_dir) -> Path:
-    runs = tmp_path_factory.mktemp("runs")
-    code = run_main(["--config", str(REPO / "eval/configs/smoke.yaml"), "--index", str(corpus_index_dir),
-                     "--out", str(runs), "--quiet"])
-    assert code == 0
-    return next(p for p in runs.iterdir() if (p / "report.html").exists())
 
 
 def test_the_report_names_the_fallback_that_answered(offline_smoke: Path) -> None:
@@ -112,6 +100,7 @@ def test_the_markdown_tables_are_the_summary_stamped_with_the_run_date_commit_an
     stamp = text.splitlines()[0]
     assert meta["run_id"] in stamp and meta["finished_at"][:10] in stamp and f"host {meta['host']}" in stamp
     assert f"commit {meta['git_commit'][:7]}" in stamp and "complete" in stamp
+    assert f"host {meta['host']} ({meta['machine']['cpu']}, {meta['machine']['cores']} cores, AVX2 " in stamp  # the CPU it ran on
     assert "Qwen/Qwen3-0.6B" in text.split("| setting |")[0]  # the notice comes before the numbers
     summary = json.loads((offline_smoke / "summary.json").read_text(encoding="utf-8"))
     rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| ") and " | extractive | " in line]

@@ -17,16 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from eval.analysis import load_run
+from bench.openai_stub import OpenAIStub
+from eval.analysis import load_run, score_records
 from eval.config import EvalConfig, load_eval_config
 from eval.records import read_jsonl, sample_seed
 from eval.report import check_against, write_report
 from eval.report import main as report_main
 from eval.run import CACHE_FILE, run_sweep
 from eval.run import main as run_main
+from eval.stats import proportion_ci
 from rag.prompt import template_hash
-from bench.openai_stub import OpenAIStub
-
+from rag.refusal import is_refusal
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 REPO = Path(__file__).resolve().parents[1]
@@ -111,7 +112,19 @@ def test_report_files_are_valid(smoke_run):
     summary = json.loads(files.summary.read_text(encoding="utf-8"))
     assert len(summary["settings"]) == CELLS
     assert sum(r["baseline"] for r in summary["settings"]) == 1
-    assert all(0 <= r["ci_low"] <= r["grounded_accuracy"] <= r["ci_high"] <= 1 for r in summary["settings"])
+    # Each setting's accuracy is the mean over the questions of each question's share of grounded-correct samples
+    # (never samples pooled as if they were questions), with the interval of exactly those per-question shares.
+    scored = score_records(load_run(result.run_dir))
+    for setting in summary["settings"]:
+        shares: dict[str, list[bool]] = {}
+        for row in scored:
+            if row["setting_id"] == setting["setting_id"]:
+                shares.setdefault(row["question_id"], []).append(row["grounded_correct"])
+        assert len(shares) == QUESTIONS and all(len(s) == SAMPLES for s in shares.values())
+        means = [sum(s) / SAMPLES for s in shares.values()]
+        interval = proportion_ci(means)
+        assert (setting["grounded_accuracy"], setting["ci_low"], setting["ci_high"]) == (
+            round(sum(means) / QUESTIONS, 3), round(interval.lo, 3), round(interval.hi, 3)), setting["label"]
     assert len(summary["comparisons_vs_baseline"]) == CELLS - 1
     assert {e["parameter"] for e in summary["main_effects"]} == {"temperature", "top_p"}
     assert summary["retrieval"][0]["questions"] == QUESTIONS
@@ -230,6 +243,19 @@ def test_cli_extractive_run_and_regression_gate(tmp_path, corpus_index_dir, caps
     run_dir = next(p for p in runs.iterdir() if (p / "report.html").exists())
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     assert next(r for r in summary["settings"] if r["baseline"])["grounded_accuracy"] >= 0.5
+    # On unanswerable questions a refusal is the correct answer, and the extractive backend answers every sample of
+    # a question alike: each setting's accuracy is the share of the 12 questions it refused.
+    records = _records(run_dir)
+    for setting in summary["settings"]:
+        refused = {}
+        for r in records:
+            if r["setting_id"] == setting["setting_id"]:
+                refused.setdefault(r["question_id"], set()).add(is_refusal(r["answer"]))
+        assert len(refused) == 12 and all(len(v) == 1 for v in refused.values())
+        assert setting["grounded_accuracy"] == round(sum(v == {True} for v in refused.values()) / 12, 3), setting["label"]
+    # The closed-book control refuses all 12: accuracy 1 with the exact binomial interval [0.025^(1/12), 1].
+    closed = next(r for r in summary["settings"] if r["label"].startswith("closed-book"))
+    assert (closed["grounded_accuracy"], closed["ci_low"], closed["ci_high"]) == (1.0, 0.735, 1.0)
 
     answering = _doctor(run_dir, runs / "answering", "GPT-3 有 175B 参数 [1]。")  # beside its runs.sqlite
     same = Path(shutil.copytree(run_dir, tmp_path / "same"))

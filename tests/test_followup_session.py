@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-import rag.generate
+import rag.generators.factory
 from rag.ask import main
 from rag.prompt import QUESTION_LABELS, build_messages, estimate_tokens
 from tests.fixtures.hits import make_hit
@@ -33,14 +33,14 @@ class Recording:
 @pytest.fixture
 def recorded(monkeypatch) -> list[Recording]:
     made: list[Recording] = []
-    load = rag.generate.load_generator
+    load = rag.generators.factory.load_generator
 
     def recording_load(model):
         generator, notice = load(model)
         made.append(Recording(generator))
         return made[-1], notice
 
-    monkeypatch.setattr(rag.generate, "load_generator", recording_load)
+    monkeypatch.setattr(rag.generators.factory, "load_generator", recording_load)
     return made
 
 

@@ -6,16 +6,16 @@ import pytest
 
 from rag.config import SamplingParams
 from rag.generators.extractive import ExtractiveGenerator, extract_answer
-from rag.sentences import MAX_SENTENCE_CHARS, split_sentences
 from rag.prompt import REFUSAL_EN, REFUSAL_ZH, build_messages
+from rag.sentences import MAX_SENTENCE_CHARS, split_sentences
 from rag.types import Hit
 
 
 @pytest.fixture(scope="module")
 def corpus_chunks(corpus_dir):
+    from core.corpus import iter_documents
     from ingest.chunk import chunk_document
     from ingest.clean import clean_text
-    from core.corpus import iter_documents
 
     return [c for d in iter_documents(corpus_dir) for c in chunk_document(d.doc_id, clean_text(d.text, d.kind))]
 

@@ -21,8 +21,8 @@ from scipy import stats
 from core.errors import UserError
 from core.hub import ModelUnavailable
 from rag.config import ModelSettings, SamplingParams
-from rag.generate import Generator, load_generator, resolve_backend
 from rag.generators.extractive import ExtractiveGenerator
+from rag.generators.factory import Generator, load_generator, resolve_backend
 from rag.generators.llamacpp_lm import LlamaCppGenerator, load_model
 from rag.gguf_file import NotGGUF
 

@@ -10,8 +10,8 @@ import pytest
 from core.errors import UserError
 from core.hub import ModelUnavailable
 from rag.config import ModelSettings, SamplingParams
-from rag.generate import Generator, load_generator
 from rag.generators.extractive import ExtractiveGenerator
+from rag.generators.factory import Generator, load_generator
 from rag.generators.transformers_lm import TransformersGenerator
 
 MESSAGES = [{"role": "system", "content": "只根据资料回答。"}, {"role": "user", "content": "问题：GPT-3 有多少参数？"}]

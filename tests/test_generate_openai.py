@@ -9,11 +9,11 @@ from dataclasses import replace
 
 import pytest
 
+from bench.openai_stub import OpenAIStub, StubReply
 from core.errors import UserError
 from rag.config import ModelSettings, SamplingParams
-from rag.generate import load_generator
+from rag.generators.factory import load_generator
 from rag.generators.openai_server import OpenAIGenerator
-from bench.openai_stub import OpenAIStub, StubReply
 
 MESSAGES = [{"role": "system", "content": "answer from the sources"}, {"role": "user", "content": "GPT-3 有多少参数？"}]
 PARAMS = SamplingParams(temperature=0.6, top_p=0.95, top_k=20, min_p=0.05, repetition_penalty=1.1, max_new_tokens=64, seed=42, thinking=True)

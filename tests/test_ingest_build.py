@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import ingest.build
 import core.embed
-from ingest.build import build_index, open_index
+import ingest.build
 from core.config import IndexSettings
 from core.errors import UserError
 from core.index import CURRENT, INDEX_FILES, generation_dir, load_index
+from ingest.build import build_index, open_index
 from ingest.store import generations
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
+from core.corpus import iter_documents
 from ingest.chunk import chunk_document, embedding_text, zh_ratio
 from ingest.clean import clean_text
-from core.corpus import iter_documents
 
 SIZE, OVERLAP = 500, 80
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from core.corpus import corpus_files, read_document
+from core.errors import UserError
 from eval.metrics import contains_alias, covers, score_sample
 from eval.qa import DEFAULT_QA, QA_TYPES, QAItem, load_qa
-from core.errors import UserError
-from core.corpus import corpus_files, read_document
 
 BROAD_ALIAS_SHARE = 0.10  # an alias found in more chunks than this is suspicious (README "Gold QA set")
 

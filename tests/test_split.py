@@ -8,11 +8,11 @@ from collections import Counter
 
 import pytest
 
+from core.errors import UserError
 from eval.config import eval_config_from_dict, load_eval_config
 from eval.qa import DEFAULT_QA, load_qa
 from eval.run import load_questions
 from eval.run import main as run_main
-from core.errors import UserError
 from tests.conftest import CORPUS, REPO
 
 

@@ -11,31 +11,21 @@ from pathlib import Path
 
 import pytest
 
+from core.config import IndexSettings
 from eval.metrics import REFUSED_KEY, score_sample
 from eval.qa import Evidence, QAItem
-from core.config import IndexSettings
 from ingest.build import open_index
 from rag.config import ModelSettings, SamplingParams, Settings
 from rag.generators.extractive import ExtractiveGenerator
 from rag.pipeline import Pipeline
 from rag.prompt import PROMPTS
 from rag.types import Answer
-from tests.fixtures.ui_pages import page_settings, panel_values
+from tests.fixtures.ui_pages import extractive, panel_values, tiny  # noqa: F401 (fixtures)
 from ui import ab
 from ui.app import StopSignal, accept_comparison, compare, parse_settings
 
 PROMPT_NAMES = list(PROMPTS)
 GOLD_QUESTION = "根据基础语言模型汇总表，PaLM 的训练 Tokens 规模是多少？"  # zh-table-005 of eval/data/qa.jsonl
-
-
-@pytest.fixture(scope="module")
-def tiny(corpus_index, corpus_index_dir, corpus_dir, tiny_qwen_dir) -> Pipeline:
-    return Pipeline(page_settings(corpus_index_dir, corpus_dir, model=str(tiny_qwen_dir)), index=corpus_index)
-
-
-@pytest.fixture(scope="module")
-def extractive(corpus_index, corpus_index_dir, corpus_dir) -> Pipeline:
-    return Pipeline(page_settings(corpus_index_dir, corpus_dir, backend="extractive"), index=corpus_index)
 
 
 class RecordingGenerator(ExtractiveGenerator):

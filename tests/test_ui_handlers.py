@@ -7,16 +7,16 @@ through a real browser).
 from __future__ import annotations
 
 import dataclasses
-from html import unescape
 import re
 import threading
+from html import unescape
 
 import pytest
 
 from rag.config import RetrievalSettings, SamplingParams
 from rag.pipeline import Pipeline
 from rag.prompt import PROMPTS
-from tests.fixtures.ui_pages import page_settings, panel_values
+from tests.fixtures.ui_pages import extractive, panel_values, tiny  # noqa: F401 (fixtures)
 from ui import app as ui_app
 from ui.app import (
     StopSignal,
@@ -32,16 +32,6 @@ from ui.app import (
 
 QUESTION = "GPT-3 有多少参数？"
 PROMPT_NAMES = list(PROMPTS)
-
-
-@pytest.fixture(scope="module")
-def tiny(corpus_index, corpus_index_dir, corpus_dir, tiny_qwen_dir) -> Pipeline:
-    return Pipeline(page_settings(corpus_index_dir, corpus_dir, model=str(tiny_qwen_dir)), index=corpus_index)
-
-
-@pytest.fixture(scope="module")
-def extractive(corpus_index, corpus_index_dir, corpus_dir) -> Pipeline:
-    return Pipeline(page_settings(corpus_index_dir, corpus_dir, backend="extractive"), index=corpus_index)
 
 
 def _ask(pipeline: Pipeline, question: str, chat=None, history=None, signal=None, **changes):

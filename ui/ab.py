@@ -33,6 +33,7 @@ from eval.metrics import REFUSED_KEY, SampleScore, score_sample
 from eval.normalize import normalize, strip_thinking
 from eval.qa import DEFAULT_QA, QAItem, load_qa
 from rag.config import SamplingParams
+from rag.generators import needs_base_url
 from rag.prompt import build_messages
 from rag.types import Answer, Generation, Hit
 
@@ -276,7 +277,7 @@ def sweep_config(pipeline: Pipeline, sides: dict[str, RequestSettings], n: int) 
         "name": "ab",
         "models": [model.model_id],
         "backend": pipeline.generator.backend,
-        **({"base_url": model.base_url} if pipeline.generator.backend == "openai" else {}),
+        **({"base_url": model.base_url} if needs_base_url(pipeline.generator.backend) else {}),
         "index": dataclasses.asdict(pipeline.settings.index),
         "retrieval": retrieval,
         "prompts": [a.prompt] if a.prompt == b.prompt else [a.prompt, b.prompt],

@@ -9,7 +9,8 @@ import sys
 from typing import TYPE_CHECKING
 
 from core.errors import OneLineArgumentParser, UserError, parse_args
-from rag.config import BACKENDS, MODEL_ALIASES, Settings, load_settings
+from rag.config import MODEL_ALIASES, Settings, load_settings
+from rag.generators import BACKENDS
 
 if TYPE_CHECKING:
     import gradio as gr
