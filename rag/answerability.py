@@ -125,14 +125,36 @@ def _has_word(lowered: str, word: str) -> bool:
     return word in lowered
 
 
-def _about(units: list[Sentence], names: list[re.Pattern], others: Callable[[str], bool], heading_named: bool) -> list[bool]:
-    """Per unit: whether it is about one of the question's entities. A unit naming one is; a unit naming only
-    other models is not; any other unit is about what the unit before it was about, for ENTITY_WINDOW units,
-    and without limit after a label line naming the entity (`GPT1（2018）：`) or under a heading naming it."""
+def _label(unit: Sentence) -> str | None:
+    """A table row's first cell, which says what the row is about (`GPT-1` in `模型: GPT-1；层数: 12`); None
+    for prose."""
+    if unit.pairs:
+        return unit.pairs[0].partition(": ")[2]
+    return unit.text.split(" | ", 1)[0] if _is_plain_row(unit) else None
+
+
+def _is_plain_row(unit: Sentence) -> bool:
+    """A table row read without its header (`rag.sentences`: cells joined by " | ")."""
+    return not unit.pairs and unit.text.count(" | ") >= 2
+
+
+def _about(
+    units: list[Sentence], names: list[re.Pattern], others: Callable[[str], bool], labels_other: Callable[[str], bool],
+    heading_named: bool,
+) -> list[bool]:  # fmt: skip
+    """Per unit: whether it is about one of the question's entities. A table row is about the model its first
+    cell names (`labels_other`: the cell names another one), whatever its other cells say; a unit naming one
+    of the entities is; a unit naming only other models is not; any other unit is about what the unit before
+    it was about, for ENTITY_WINDOW units, and without limit after a label line naming the entity
+    (`GPT1（2018）：`) or under a heading naming it."""
     about: list[bool] = []
     carry = 0
     for unit in units:
-        if _named(unit.text, names):
+        label = _label(unit)
+        if label is not None and not _named(label, names) and labels_other(label):
+            about.append(False)
+            carry = 0
+        elif _named(unit.text, names):
             about.append(True)
             carry = UNLIMITED if unit.text.rstrip().endswith((":", "：")) else ENTITY_WINDOW
         elif others(unit.text):
@@ -178,11 +200,12 @@ def _part_supports(
 ) -> list[Support]:
     names = entity_patterns(analysis, aliases)
     others = _other_models(names, analysis, aliases)
+    labels_other = _names_another(names, aliases)
     found = []
     for n, source_units in units.items():
-        about = _about(source_units, names, others, bool(names) and _named(headings.get(n, ""), names))
+        about = _about(source_units, names, others, labels_other, bool(names) and _named(headings.get(n, ""), names))
         for unit, is_about in zip(source_units, about):
-            if supports(unit.text, analysis, names, is_about, table_row=not unit.pairs and unit.text.count(" | ") >= 2):
+            if supports(unit.text, analysis, names, is_about, table_row=_is_plain_row(unit)):
                 found.append(Support(n, unit))
     return found
 
@@ -211,3 +234,14 @@ def _other_models(names: list[re.Pattern], analysis: QueryAnalysis, aliases: Ali
         return False
 
     return others
+
+
+def _names_another(names: list[re.Pattern], aliases: Aliases) -> Callable[[str], bool]:
+    """Whether a row's first cell names a model (any name `model_names` finds: Chinchilla, GPT-1) other than
+    the question's entities."""
+    from rag.followup import model_names
+
+    def names_another(cell: str) -> bool:
+        return any(not any(p.search(name) for p in names) for name in model_names(cell, aliases))
+
+    return names_another

@@ -108,6 +108,14 @@ EN_TO_ZH: dict[str, tuple[str, ...]] = {
     "temperature": ("温度",),
 }
 
+# Names of architectures and techniques rather than of models: in "How many Transformer layers does GPT-3 have?"
+# the question is about GPT-3, and Transformer says what is counted (rag.query drops such a name from the
+# entities when the question names anything else; "What is the Transformer?" keeps it).
+GENERIC_TERMS = frozenset(
+    "transformer transformers decoder decoders encoder encoders decoder-only encoder-decoder encoder-only attention "
+    "self-attention moe mixture-of-experts layernorm rmsnorm rope ffn embedding embeddings tokenizer softmax".split()
+) | frozenset(EN_TO_ZH)
+
 # Words that make a question a question and say nothing about its subject; kept out of the BM25 query so
 # "有多少" or "how many" does not pull in chunks that merely share them.
 QUESTION_WORDS = frozenset(

@@ -7,7 +7,8 @@ comes from the question words (多少/几/how many → count, with a size word s
 a count question counts (`多少块 GPU` → GPU, `How many Transformer layers` → layers, 层) and, for every
 type, the question's other content words with the Chinese words for its English domain terms
 (`rag.glossary`). Entities are the model and term names of the question (`rag.followup.model_names`, which
-knows the aliases), without the counted noun (`GPUs` in "How many GPUs…" is what is counted, not the subject).
+knows the aliases), without the counted noun (`GPUs` in "How many GPUs…" is what is counted, not the subject)
+and without architecture words (`rag.glossary.GENERIC_TERMS`: Transformer, Decoder) when it names anything else.
 `question_parts` splits a question that asks two things ("When was X released, and how many tokens…?").
 """
 
@@ -17,7 +18,7 @@ import re
 from dataclasses import dataclass
 
 from rag.aliases import Aliases
-from rag.glossary import CURATED_ALIASES, EN_TO_ZH, QUESTION_WORDS
+from rag.glossary import CURATED_ALIASES, EN_TO_ZH, GENERIC_TERMS, QUESTION_WORDS
 
 ANSWER_TYPES = ("size", "date", "count", "name", "definition", "other")
 
@@ -165,7 +166,7 @@ def analyze(question: str, aliases: Aliases = CURATED_ALIASES) -> QueryAnalysis:
     found = [
         n for n in model_names(question, aliases) if len(n) > 1 and n.lower() not in counted and _singular(n.lower()) not in counted
     ]
-    names = _with_versions(question, found)
+    names = _with_versions(question, [n for n in found if n.lower() not in GENERIC_TERMS] or found)
     rest = question
     for name in sorted(names, key=len, reverse=True):
         rest = rest.replace(name, " ")

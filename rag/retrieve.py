@@ -144,7 +144,10 @@ class HybridRetriever:
 
         With `hybrid`, the dense, BM25 and character-bigram BM25 lists are fused by RRF (the bigram list weighs
         `bigram_weight`), except that a `lexical_only` question with any BM25 match leaves the dense list out;
-        without `hybrid`, the dense list alone.
+        without `hybrid`, the dense list alone. Table-row records (kind "row") are ranked by the lexical lists
+        only: embedded, a short "header: cell" row is close to any question about its columns and crowded out
+        the passages that answer (dev split, docs/usage.md "Retrieval"); a dense-only search never returns them
+        (the whole-table chunks still hold their rows).
         """
         depth = settings.candidates
         lexical: list[int] = []
@@ -156,7 +159,7 @@ class HybridRetriever:
         dense: list[int] = []
         if not (lexical and self.lexical_only(question)):
             query_vec = self.index.embedder.encode_query(self.dense_query(question))
-            dense = [row for row, _ in self.index.dense_search(query_vec, depth)]
+            dense = [row for row, _ in self.index.dense_search(query_vec, depth) if self.index.chunks[row].kind != "row"]
         fused = reciprocal_rank_fusion([dense, lexical, bigram], settings.rrf_k, [1.0, 1.0, settings.bigram_weight])
         dense_rank = {row: r for r, row in enumerate(dense, start=1)}
         lexical_rank = {row: r for r, row in enumerate(lexical, start=1)}
