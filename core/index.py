@@ -122,6 +122,16 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def _top(bm25, terms: list[str], n: int) -> list[tuple[int, float]]:
+    """The `n` rows with the highest BM25 score for `terms`, best first, ties by row (only rows scoring > 0)."""
+    if not terms or n <= 0:
+        return []
+    scores = bm25.get_scores(terms)
+    candidates = [row for row, score in enumerate(scores) if score > 0]
+    candidates.sort(key=lambda row: (-scores[row], row))
+    return [(row, float(scores[row])) for row in candidates[:n]]
+
+
 class Index:
     """A loaded index: chunks, FAISS vectors and BM25, row-aligned (row i is chunk i everywhere)."""
 
@@ -154,6 +164,23 @@ class Index:
 
         return BM25Okapi(self.tokens)
 
+    @cached_property
+    def bigram_bm25(self):
+        """BM25 over the Chinese character bigrams of each chunk's heading path and text
+        (`core.lexical.char_bigrams`), computed when first needed rather than stored: the text is in the index."""
+        from rank_bm25 import BM25Okapi
+
+        from core.lexical import char_bigrams
+
+        return BM25Okapi([char_bigrams(f"{c.heading}\n{c.text}") for c in self.chunks])
+
+    def bigram_search(self, query: str, n: int) -> list[tuple[int, float]]:
+        """The `n` rows with the highest BM25 score over Chinese character bigrams for the query text (only
+        rows sharing a bigram; none for a query without two Chinese characters in a row)."""
+        from core.lexical import char_bigrams
+
+        return _top(self.bigram_bm25, char_bigrams(query), n) if self.chunks else []
+
     def dense_search(self, query_vec: np.ndarray, n: int) -> list[tuple[int, float]]:
         """The `n` rows with the highest inner product with the (normalized) query vector, best first."""
         n = min(n, len(self.chunks))
@@ -173,12 +200,7 @@ class Index:
         from core.lexical import tokenize
 
         terms = tokenize(query) if isinstance(query, str) else list(query)
-        if not terms or n <= 0 or not self.chunks:
-            return []
-        scores = self.bm25.get_scores(terms)
-        candidates = [row for row, score in enumerate(scores) if score > 0]
-        candidates.sort(key=lambda row: (-scores[row], row))
-        return [(row, float(scores[row])) for row in candidates[:n]]
+        return _top(self.bm25, terms, n) if self.chunks else []
 
     def original(self, doc_id: str) -> str:
         """The original text of a document (as decoded from its file); chunk spans index into it."""

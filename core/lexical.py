@@ -4,6 +4,10 @@
 2.5 mt-nlg mt nlg`: a compound name is indexed whole and by its parts, so `gpt-3`, `GPT3`, `gpt 3`,
 `Qwen 2.5` and `qwen2.5` all find each other; function words such as 有/和 are dropped. Text is
 NFKC-normalised first (full-width `ＧＰＴ` becomes `gpt`).
+
+`char_bigrams` gives the terms of the second lexical channel: the overlapping character bigrams of every run
+of Chinese characters (`通义千问` → 通义 义千 千问), the usual remedy for a segmenter that cuts names and rare
+terms differently in a question and in a report.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import unicodedata
 # Han (with extensions and compatibility), kana and Hangul: the scripts written without spaces between words.
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
 _TOKEN = re.compile(rf"(?P<cjk>[{CJK}]+)|(?P<latin>[a-z0-9]+(?:[.\-_+/][a-z0-9]+)*)")
+_CJK_RUN = re.compile(rf"[{CJK}]{{2,}}")
 _PART = re.compile(r"[a-z]+|\d+(?:\.\d+)*")
 # Function words that say nothing about a chunk; BM25's idf would mostly mute them, this keeps indexes small.
 STOPWORDS = frozenset("的 了 是 在 和 与 及 或 等 也 而 被 把 这 那 其 之 于 以 为 对 将 就 都 并 从 由 中 上 下 个 一 有 着 我 你 他 她 它 们 吗 呢 吧 啊 么".split())
@@ -52,3 +57,9 @@ def tokenize(text: str) -> list[str]:
         else:
             tokens += _latin_tokens(m.group("latin"))
     return tokens
+
+
+def char_bigrams(text: str) -> list[str]:
+    """The overlapping character bigrams of each run of two or more Chinese characters in `text` (NFKC)."""
+    text = unicodedata.normalize("NFKC", text)
+    return [run[i : i + 2] for run in _CJK_RUN.findall(text) for i in range(len(run) - 1)]

@@ -17,3 +17,4 @@ class Chunk:
     start: int  # character span [start, end) in the ORIGINAL file text (after decoding)
     end: int
     zh_ratio: float  # share of CJK characters among letters/CJK characters: the chunk's language mix
+    kind: str = "text"  # "text" (prose), "table" (rows under their header) or "row" (one table row under its header)

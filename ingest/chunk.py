@@ -5,7 +5,8 @@ one file) reset it, pipe tables are kept apart from prose. Prose is split by lan
 RecursiveCharacterTextSplitter with separators that suit Chinese and English (paragraph, line, sentence
 ends 。！？；, then ，、, then spaces). Tables are split between rows only, and every table chunk starts
 with the table's header row, so a row such as `| GPT-3 | 2020-05 | OpenAI | 英 | 175B | 300B |` stays
-interpretable on its own.
+interpretable on its own. Every data row is also a chunk of its own (kind "row"): the header row, the
+separator row and the row, with the row's span, indexed as "header: cell；…" (`embedding_text`).
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from core.lexical import CJK
 from core.types import Chunk
 from ingest.clean import CleanText, heading_text
 
+TABLE_CHUNKS = True  # whole-table chunks alongside the row records (README, Chunking: measured on the dev split)
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", "!", "?", ";", ". ", "，", "、", ",", " ", ""]
 _HEADING = re.compile(r"(#{1,6})\s+(.*)")
 _TABLE_SEPARATOR = re.compile(r"\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*")
 _FENCE = re.compile(r"\s*```")
 _CJK_RUN = re.compile(f"[{CJK}]")
 _LATIN = re.compile(r"[A-Za-z]")
+_CELL_MARKUP = re.compile(r"\[([^\]]*)\]\([^)]*\)")  # [text](url) → text
 
 
 @dataclass
@@ -39,8 +42,25 @@ def zh_ratio(text: str) -> float:
 
 
 def embedding_text(chunk: Chunk) -> str:
-    """What is embedded and BM25-indexed for a chunk: its heading path, then its text."""
-    return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
+    """What is embedded and BM25-indexed for a chunk: its heading path, then its text (a row record's text as
+    "header: cell；…", `row_record`)."""
+    body = row_record(chunk.text) if chunk.kind == "row" else chunk.text
+    return f"{chunk.heading}\n{body}" if chunk.heading else body
+
+
+def _cells(line: str) -> list[str]:
+    cells = line.strip().strip("|").split("|")
+    return [_CELL_MARKUP.sub(r"\1", c).replace("**", "").replace("`", "").strip() for c in cells]
+
+
+def row_record(text: str) -> str:
+    """A row chunk's text (header row, separator row, the row) as its cells joined with their column headers:
+    `模型: PaLM；发布时间: 2022-04；…`; empty cells and "-" are left out, a header-less cell stands alone."""
+    lines = text.split("\n")
+    header, row = _cells(lines[0]), _cells(lines[-1])
+    if len(header) != len(row):
+        return " | ".join(c for c in row if c)
+    return "；".join(f"{h}: {c}" if h else c for h, c in zip(header, row) if c and c != "-")
 
 
 def _blocks(text: str) -> list[_Block]:
@@ -83,10 +103,31 @@ def _split_prose(text: str, start: int, end: int, splitter) -> list[tuple[int, i
     return spans
 
 
+def _header_rows(text: str, block: _Block) -> int:
+    """How many lines a table's header takes: the header row and, when there is one, its separator row."""
+    lines = block.lines
+    return 2 if len(lines) > 1 and _TABLE_SEPARATOR.fullmatch(text[slice(*lines[1])].strip()) else 1
+
+
+def _split_rows(text: str, block: _Block) -> list[tuple[str, int, int]]:
+    """(row record text, start, end) per data row: the table's header row, a separator row and the row, with
+    the row's own span (a table without a separator row, from HTML, gets one)."""
+    lines = block.lines
+    n_header = _header_rows(text, block)
+    header = text[slice(*lines[0])]
+    separator = text[slice(*lines[1])] if n_header == 2 else "|" + " --- |" * len(_cells(header))
+    out = []
+    for start, end in lines[n_header:]:
+        row = text[start:end]
+        if any(_cells(row)):
+            out.append((f"{header}\n{separator}\n{row.strip()}", start + len(row) - len(row.lstrip()), start + len(row.rstrip())))
+    return out
+
+
 def _split_table(text: str, block: _Block, chunk_chars: int) -> list[tuple[str, int, int]]:
     """(chunk text, start, end) per group of whole rows, each group under the table's header."""
     lines = block.lines
-    n_header = 2 if len(lines) > 1 and _TABLE_SEPARATOR.fullmatch(text[slice(*lines[1])].strip()) else 1
+    n_header = _header_rows(text, block)
     header = "\n".join(text[s:e] for s, e in lines[:n_header])
     rows = lines[n_header:]
     if not rows:
@@ -126,15 +167,17 @@ def chunk_document(doc_id: str, clean: CleanText, chunk_chars: int = 500, chunk_
     """The chunks of one cleaned document, in text order, with heading paths and original-file spans."""
     splitter = splitter or make_splitter(chunk_chars, chunk_overlap)
     text = clean.text
-    pieces: list[tuple[str, str, int, int]] = []  # heading, chunk text, clean start, clean end
+    pieces: list[tuple[str, str, str, int, int]] = []  # kind, heading, chunk text, clean start, clean end
     for block in _blocks(text):
         if block.kind == "table":
-            pieces += [(block.heading, body, s, e) for body, s, e in _split_table(text, block, chunk_chars)]
+            tables = [("table", block.heading, body, s, e) for body, s, e in _split_table(text, block, chunk_chars)]
+            rows = [("row", block.heading, body, s, e) for body, s, e in _split_rows(text, block)]
+            pieces += sorted((tables if TABLE_CHUNKS else []) + rows, key=lambda p: (p[3], p[0] == "row"))  # text order
         else:
             start, end = block.lines[0][0], block.lines[-1][1]
-            pieces += [(block.heading, text[s:e], s, e) for s, e in _split_prose(text, start, end, splitter)]
+            pieces += [("text", block.heading, text[s:e], s, e) for s, e in _split_prose(text, start, end, splitter)]
     chunks = []
-    for heading, body, s, e in pieces:
+    for kind, heading, body, s, e in pieces:
         if not re.search(rf"[\w{CJK}]", body):
             continue
         start, end = clean.span(s, e)
@@ -148,6 +191,7 @@ def chunk_document(doc_id: str, clean: CleanText, chunk_chars: int = 500, chunk_
                 start=start,
                 end=end,
                 zh_ratio=zh_ratio(body),
+                kind=kind,
             )
         )
     return chunks

@@ -6,6 +6,8 @@ Settings are frozen dataclasses validated in `__post_init__`; a config file (TOM
 
 from __future__ import annotations
 
+import math
+
 import dataclasses
 import sys
 from dataclasses import dataclass, field, fields
@@ -92,6 +94,7 @@ class RetrievalSettings:
     candidates: int = 50  # depth of each ranked list (dense, BM25) before fusion
     hybrid: bool = True  # dense + BM25 fused with reciprocal rank fusion; False = dense only
     rrf_k: int = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
+    bigram_weight: float = 0.0  # weight in the fusion of the Chinese character-bigram BM25 list (hybrid only; 0 = off)
     rerank: bool = False  # cross-encoder reranking of the fused candidates
     reranker: str = "BAAI/bge-reranker-v2-m3"  # multilingual cross-encoder; off with a warning if unloadable
 
@@ -103,6 +106,8 @@ class RetrievalSettings:
             raise UserError(f"candidates ({self.candidates}) must be >= k ({self.k})")
         if self.rrf_k < 1:
             raise UserError(f"rrf_k must be >= 1, got {self.rrf_k}")
+        if not 0 <= self.bigram_weight < math.inf:
+            raise UserError(f"bigram_weight must be a finite number >= 0 (0 turns the bigram channel off), got {self.bigram_weight}")
 
 
 @dataclass(frozen=True)

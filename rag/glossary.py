@@ -108,6 +108,14 @@ EN_TO_ZH: dict[str, tuple[str, ...]] = {
     "temperature": ("温度",),
 }
 
+# Names of architectures and techniques rather than of models: in "How many Transformer layers does GPT-3 have?"
+# the question is about GPT-3, and Transformer says what is counted (rag.query drops such a name from the
+# entities when the question names anything else; "What is the Transformer?" keeps it).
+GENERIC_TERMS = frozenset(
+    "transformer transformers decoder decoders encoder encoders decoder-only encoder-decoder encoder-only attention "
+    "self-attention moe mixture-of-experts layernorm rmsnorm rope ffn embedding embeddings tokenizer softmax".split()
+) | frozenset(EN_TO_ZH)
+
 # Words that make a question a question and say nothing about its subject; kept out of the BM25 query so
 # "有多少" or "how many" does not pull in chunks that merely share them.
 QUESTION_WORDS = frozenset(
@@ -131,3 +139,12 @@ def lexical_terms(question: str, aliases: Aliases = CURATED_ALIASES) -> list[str
     from core.lexical import tokenize
 
     return [t for t in dict.fromkeys(tokenize(expand_query(question, aliases))) if t not in QUESTION_WORDS]
+
+
+def bigram_query(question: str, aliases: Aliases = CURATED_ALIASES) -> str:
+    """The text whose Chinese character bigrams query the bigram channel: the expanded question without its
+    Chinese question words (多少, 哪些: their bigrams would match any chunk asking the same)."""
+    expanded = expand_query(question, aliases)
+    for word in sorted((w for w in QUESTION_WORDS if not w.isascii()), key=len, reverse=True):
+        expanded = expanded.replace(word, " ")
+    return expanded

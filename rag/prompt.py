@@ -289,7 +289,10 @@ def build_messages(
     if tmpl.use_sources:
         from rag.answerability import judge
 
-        answerable = judge(question, [h.chunk.text for h in kept]).answerable
+        numbered = dict(enumerate(kept, start=1))
+        answerable = judge(
+            question, {n: h.chunk.text for n, h in numbered.items()}, headings={n: h.chunk.heading for n, h in numbered.items()}
+        ).answerable
     note = UNANSWERABLE_NOTES[lang] if answerable is False else ""
     messages = [
         {"role": "system", "content": system},
@@ -313,7 +316,8 @@ def _recent_turns(history: Sequence[tuple[str, str]], limit: int, count: Callabl
     return kept[::-1]
 
 
-_SOURCE_BLOCK = re.compile(r'<source id="(\d+)"(?: \w+="[^"\n]*")*>\n(.*?)\n</source>', re.DOTALL)
+_SOURCE_BLOCK = re.compile(r'<source id="(\d+)"((?: \w+="[^"\n]*")*)>\n(.*?)\n</source>', re.DOTALL)
+_SECTION = re.compile(r' section="([^"\n]*)"')
 
 
 @dataclass(frozen=True)
@@ -323,12 +327,17 @@ class PromptParts:
     question: str
     sources: dict[int, str]  # source number → text
     language: str
+    headings: dict[int, str] = field(default_factory=dict)  # source number → heading path (its section)
+    answerable: bool | None = None  # False when the prompt carries the note that the sources may not answer
 
 
 def read_prompt(messages: Sequence[dict[str, str]]) -> PromptParts:
-    """The question and numbered source texts of a prompt made by `build_messages`."""
+    """The question, numbered source texts and headings of a prompt made by `build_messages`, and its
+    answerability decision (whether it carries the note)."""
     user = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
-    sources = {int(m.group(1)): m.group(2) for m in _SOURCE_BLOCK.finditer(user)}
+    blocks = list(_SOURCE_BLOCK.finditer(user))
+    sources = {int(m.group(1)): m.group(3) for m in blocks}
+    headings = {int(m.group(1)): s.group(1) for m in blocks if (s := _SECTION.search(m.group(2)))}
     tail_start = max((m.end() for m in _SOURCE_BLOCK.finditer(user)), default=0)
     tail = user[tail_start:]
     question = tail.strip()
@@ -337,4 +346,11 @@ def read_prompt(messages: Sequence[dict[str, str]]) -> PromptParts:
         if found:
             question = rest.strip()
             break
-    return PromptParts(question=question, sources=sources, language=detect_language(question))
+    noted = any(note in user for note in UNANSWERABLE_NOTES.values())
+    return PromptParts(
+        question=question,
+        sources=sources,
+        language=detect_language(question),
+        headings=headings,
+        answerable=(not noted) if sources else None,
+    )

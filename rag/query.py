@@ -7,7 +7,9 @@ comes from the question words (多少/几/how many → count, with a size word s
 a count question counts (`多少块 GPU` → GPU, `How many Transformer layers` → layers, 层) and, for every
 type, the question's other content words with the Chinese words for its English domain terms
 (`rag.glossary`). Entities are the model and term names of the question (`rag.followup.model_names`, which
-knows the aliases), without the counted noun (`GPUs` in "How many GPUs…" is what is counted, not the subject).
+knows the aliases), without the counted noun (`GPUs` in "How many GPUs…" is what is counted, not the subject)
+and without architecture words (`rag.glossary.GENERIC_TERMS`: Transformer, Decoder) when it names anything else.
+`question_parts` splits a question that asks two things ("When was X released, and how many tokens…?").
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import re
 from dataclasses import dataclass
 
 from rag.aliases import Aliases
-from rag.glossary import CURATED_ALIASES, EN_TO_ZH, QUESTION_WORDS
+from rag.glossary import CURATED_ALIASES, EN_TO_ZH, GENERIC_TERMS, QUESTION_WORDS
 
 ANSWER_TYPES = ("size", "date", "count", "name", "definition", "other")
 
@@ -34,12 +36,20 @@ _DEFINITION = re.compile(
 )
 _NAME = re.compile(r"谁|哪[一二两三四五六七八九十几]?[家位款种]|哪个|哪些|哪款|哪一|什么(?:公司|机构|团队|方法|模型|技术|机制|架构)|\bwho\b|\bwhich\b|\bwhat (?:company|method|model|technique|mechanism|architecture|kind)\b", re.I)
 
+_KIND_OF = re.compile(r"\bwhat (?:kind|type|sort)s? of\b|什么(?:类型|种类)|哪(?:种|一种|类)类型", re.I)
+# A question that asks two things: split where a clause opening with a question word follows a comma or "and".
+_PART_BREAK = re.compile(
+    r"(?:[，,;；]\s*(?:and\s+|以及|并且|还有|另外)?|\s+and\s+)(?=(?:how|what|when|which|who|where|why)\b|[^，,;；]*(?:多少|什么|哪|何时|几))",
+    re.I,
+)
+_ASKS = re.compile(r"\b(?:how|what|when|which|who|where|why)\b|多少|什么|哪|何时|几", re.I)
+
 # Words that frame a question or point at the reports rather than name what is asked.
 FRAMING_WORDS = frozenset(
     "表 表中 总表 汇总 汇总表 报告 提到 模型 分别 一共 总共 大约 哪天 哪一年 哪一 时候 一下 中 在 对 之前 其中 根据 所示 列出 标注 "
     "according table tables listed list lists report reports say says said mention mentioned model models article "
     "answer paper give name named called roughly approximately exactly total use used uses using can could up once "
-    "kind type basic reach reached 数量"
+    "kind type basic reach reached 数量 使用 采用 选用 取得 获得 达到 拥有 具有 包含 包括 进行 提供"
     .split()
 )
 _WHICH = re.compile(r"哪些|哪几|哪个|\bwhich\b|\bwhat\b", re.I)
@@ -81,6 +91,8 @@ class QueryAnalysis:
 
 def answer_type(question: str) -> str:
     """The kind of answer a question asks for, one of ANSWER_TYPES, in either language."""
+    if _KIND_OF.search(question):  # "what kind of parameter": a category, not a size
+        return "other"
     if _DATE.search(question):
         return "date"
     if _HOW_MANY.search(question):
@@ -154,7 +166,7 @@ def analyze(question: str, aliases: Aliases = CURATED_ALIASES) -> QueryAnalysis:
     found = [
         n for n in model_names(question, aliases) if len(n) > 1 and n.lower() not in counted and _singular(n.lower()) not in counted
     ]
-    names = _with_versions(question, found)
+    names = _with_versions(question, [n for n in found if n.lower() not in GENERIC_TERMS] or found)
     rest = question
     for name in sorted(names, key=len, reverse=True):
         rest = rest.replace(name, " ")
@@ -189,3 +201,17 @@ def attribute_words(text: str, skip: set[str] = frozenset()) -> tuple[tuple[str,
                 continue
             words.append(forms)
     return tuple(dict.fromkeys(words))
+
+
+def question_parts(question: str) -> list[str]:
+    """The questions a question asks: "When was X released, and how many tokens…?" is two; a part must hold a
+    question word of its own ("GPT-3 和 GPT-4 有多少参数？" is one)."""
+    parts: list[str] = []
+    start = 0
+    for m in _PART_BREAK.finditer(question):
+        head = question[start : m.start()]
+        if _ASKS.search(head) and _ASKS.search(question[m.end() :]):
+            parts.append(head)
+            start = m.end()
+    parts.append(question[start:])
+    return [p.strip() for p in parts if p.strip()]

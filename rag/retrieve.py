@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import replace
 from functools import cached_property
@@ -10,7 +11,7 @@ from core.embed import ENGLISH_ONLY_EMBEDDERS
 from core.types import Chunk
 from rag.aliases import Aliases, learn_aliases
 from rag.config import RetrievalSettings
-from rag.glossary import CURATED_ALIASES, lexical_terms
+from rag.glossary import CURATED_ALIASES, bigram_query, lexical_terms
 from rag.prompt import detect_language
 from rag.types import Hit
 
@@ -18,12 +19,13 @@ from rag.types import Hit
 NEAR_DUPLICATE_CONTAINMENT = 0.8
 
 
-def reciprocal_rank_fusion(rankings: list[list[int]], rrf_k: int) -> dict[int, float]:
-    """RRF score per row: the sum over rankings of 1 / (rrf_k + rank), ranks starting at 1."""
+def reciprocal_rank_fusion(rankings: list[list[int]], rrf_k: int, weights: list[float] | None = None) -> dict[int, float]:
+    """RRF score per row: the sum over rankings of weight / (rrf_k + rank), ranks starting at 1 (weights 1
+    unless given)."""
     scores: dict[int, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings)):
         for rank, row in enumerate(ranking, start=1):
-            scores[row] = scores.get(row, 0.0) + 1.0 / (rrf_k + rank)
+            scores[row] = scores.get(row, 0.0) + weight / (rrf_k + rank)
     return scores
 
 
@@ -51,18 +53,19 @@ def _overlap_len(left: str, right: str, max_len: int = 400) -> int:
 
 
 def merge_adjacent(hits: list[Hit]) -> list[Hit]:
-    """Merge hits on consecutive chunks of the same document section into one source, keeping the better rank."""
+    """Merge hits on consecutive chunks of the same document section and kind (prose, table, table row) into
+    one source, keeping the better rank: consecutive row records become one table under one header."""
     merged: list[Hit] = []
     for hit in hits:
         for i, kept in enumerate(merged):
             a, b = kept.chunk, hit.chunk
-            if a.doc_id != b.doc_id or a.heading != b.heading:
+            if a.doc_id != b.doc_id or a.heading != b.heading or a.kind != b.kind:
                 continue
             ia, ib = _chunk_number(a), _chunk_number(b)
             if abs(ia - ib) != 1:
                 continue
             first, second = (a, b) if ia < ib else (b, a)
-            text = first.text + second.text[_overlap_len(first.text, second.text) :]
+            text = _joined(first.text, second.text, second.start > first.end)
             chunk = replace(
                 first,
                 chunk_id=f"{first.chunk_id}+{_chunk_number(second):04d}",
@@ -75,6 +78,27 @@ def merge_adjacent(hits: list[Hit]) -> list[Hit]:
         else:
             merged.append(hit)
     return merged
+
+
+def _joined(first: str, second: str, gap: bool) -> str:
+    """Two consecutive chunks' texts as one: prose without the splitter's overlap; a table continued without
+    its repeated header and separator rows, on a new line. `gap`: whether the original file has text (the
+    whitespace the chunker stripped) between them."""
+    header = _table_header(second)
+    if header and first.startswith(header):
+        return first.rstrip("\n") + "\n" + second[len(header) :].lstrip("\n")
+    overlap = _overlap_len(first, second)
+    if overlap or not gap:
+        return first + second[overlap:]
+    return first + "\n" + second
+
+
+def _table_header(text: str) -> str:
+    """The header and separator rows a table chunk starts with, "" when it does not start with a table."""
+    lines = text.split("\n", 2)
+    if len(lines) >= 2 and lines[0].lstrip().startswith("|") and re.match(r"^\|?\s*:?-{2,}", lines[1].strip()):
+        return lines[0] + "\n" + lines[1]
+    return ""
 
 
 def _chunk_number(chunk: Chunk) -> int:
@@ -118,18 +142,25 @@ class HybridRetriever:
     def candidates(self, question: str, settings: RetrievalSettings) -> list[Hit]:
         """Fused candidates, best first, before de-duplication and truncation to k.
 
-        With `hybrid`, the dense and BM25 lists are fused by RRF, except that a `lexical_only` question with any
-        BM25 match uses the BM25 list alone; without `hybrid`, the dense list alone.
+        With `hybrid`, the dense, BM25 and character-bigram BM25 lists are fused by RRF (the bigram list weighs
+        `bigram_weight`), except that a `lexical_only` question with any BM25 match leaves the dense list out;
+        without `hybrid`, the dense list alone. Table-row records (kind "row") are ranked by the lexical lists
+        only: embedded, a short "header: cell" row is close to any question about its columns and crowded out
+        the passages that answer (dev split, docs/usage.md "Retrieval"); a dense-only search never returns them
+        (the whole-table chunks still hold their rows).
         """
         depth = settings.candidates
         lexical: list[int] = []
+        bigram: list[int] = []
         if settings.hybrid:
             lexical = [row for row, _ in self.index.lexical_search(lexical_terms(question, self.aliases), depth)]
+            if settings.bigram_weight > 0:
+                bigram = [row for row, _ in self.index.bigram_search(bigram_query(question, self.aliases), depth)]
         dense: list[int] = []
         if not (lexical and self.lexical_only(question)):
             query_vec = self.index.embedder.encode_query(self.dense_query(question))
-            dense = [row for row, _ in self.index.dense_search(query_vec, depth)]
-        fused = reciprocal_rank_fusion([dense, lexical], settings.rrf_k)
+            dense = [row for row, _ in self.index.dense_search(query_vec, depth) if self.index.chunks[row].kind != "row"]
+        fused = reciprocal_rank_fusion([dense, lexical, bigram], settings.rrf_k, [1.0, 1.0, settings.bigram_weight])
         dense_rank = {row: r for r, row in enumerate(dense, start=1)}
         lexical_rank = {row: r for r, row in enumerate(lexical, start=1)}
         order = sorted(fused, key=lambda row: (-fused[row], row))

@@ -50,7 +50,7 @@ flag_values = st.lists(
 
 SECTIONS = {
     "index": ["corpus", "index", "embedder", "chunk_chars", "chunk_overlap", "update", "chunk_size"],
-    "retrieval": ["k", "candidates", "hybrid", "rrf_k", "rerank", "reranker"],
+    "retrieval": ["k", "candidates", "hybrid", "rrf_k", "bigram_weight", "rerank", "reranker"],
     "model": ["model", "backend", "dtype", "device", "fallback", "api_key_env"],
     "sampling": ["temperature", "top_p", "top_k", "min_p", "repetition_penalty", "max_new_tokens", "seed", "thinking"],
 }

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from core.corpus import iter_documents
-from ingest.chunk import chunk_document, zh_ratio
+from ingest.chunk import chunk_document, embedding_text, zh_ratio
 from ingest.clean import clean_text
 
 SIZE, OVERLAP = 500, 80
@@ -53,7 +53,7 @@ def test_every_table_chunk_starts_with_its_header_and_holds_whole_rows(corpus_ch
     _, chunks = corpus_chunks["002_6ac13b971160b9c7.txt"]
     model_table = [c for c in chunks if c.text.startswith("| 模型名称 | 发布时间 | 发布机构 |")]
     assert len(model_table) >= 3  # the big table spans several chunks, each with the header row
-    gpt3 = [c for c in chunks if "| GPT-3 | 2020-05 | OpenAI | 英 | 175B | 300B |" in c.text]
+    gpt3 = [c for c in chunks if "| GPT-3 | 2020-05 | OpenAI | 英 | 175B | 300B |" in c.text and c.kind == "table"]
     assert len(gpt3) == 1 and gpt3[0] in model_table
     assert gpt3[0].heading == "一. Basic Language Model"
     table_chunks = [c for _, cs in corpus_chunks.values() for c in cs if c.text.startswith("|")]
@@ -62,6 +62,26 @@ def test_every_table_chunk_starts_with_its_header_and_holds_whole_rows(corpus_ch
         rows = c.text.splitlines()
         assert all(r.startswith("|") and r.rstrip().endswith("|") for r in rows), c.chunk_id  # no row cut in half
         assert len(rows) > len(_table_header(c.text)), c.chunk_id
+
+
+def test_every_table_row_is_a_record_whose_span_is_that_row_in_the_original_file(corpus_chunks):
+    rows = 0
+    for doc_id, (original, chunks) in corpus_chunks.items():
+        for c in [c for c in chunks if c.kind == "row"]:
+            line_start = original.rfind("\n", 0, c.start) + 1
+            line_end = original.find("\n", c.end) if "\n" in original[c.end :] else len(original)
+            assert original[c.start : c.end] == original[line_start:line_end].strip(), c.chunk_id  # exactly one row
+            header, separator, row = c.text.split("\n")
+            assert header.startswith("|") and re.fullmatch(r"[|\s:-]+", separator) and row.startswith("|")
+            rows += 1
+    assert rows > 100
+    _, chunks = corpus_chunks["002_6ac13b971160b9c7.txt"]
+    (palm,) = [c for c in chunks if c.kind == "row" and c.text.endswith("| PaLM | 2022-04 | Google | 多语言 | 540B | 780B | | Decoder | × |")]
+    assert palm.heading == "一. Basic Language Model"
+    assert embedding_text(palm) == (
+        "一. Basic Language Model\n模型名称: PaLM；发布时间: 2022-04；发布机构: Google；语言: 多语言；参数规模: 540B；"
+        "Tokens规模: 780B；模型结构: Decoder；是否开源: ×"
+    )  # the empty column is left out
 
 
 def test_heading_paths_follow_the_markdown_structure(corpus_chunks):
@@ -131,11 +151,12 @@ def test_overlap_is_shared_text_between_neighbours_and_bounded(corpus_dir):
     docs = [(d.doc_id, clean_text(d.text)) for d in iter_documents(corpus_dir)]
 
     def shared(overlap: int) -> list[int]:
-        """Characters each 200-char chunk shares with the next one of the same section, over the corpus."""
+        """Characters each 200-char prose chunk shares with the next one of the same section, over the corpus."""
         out = []
         for doc_id, clean in docs:
             chunks = chunk_document(doc_id, clean, 200, overlap)
-            out += [max(0, a.end - b.start) for a, b in zip(chunks, chunks[1:]) if a.heading == b.heading]
+            prose = [c for c in chunks if c.kind == "text"]  # a table's row records lie inside its chunks
+            out += [max(0, a.end - b.start) for a, b in zip(prose, prose[1:]) if a.heading == b.heading]
         return out
 
     assert sum(shared(0)) == 0

@@ -39,3 +39,13 @@ def test_chinese_is_segmented_into_words():
 
 def test_punctuation_only_gives_no_tokens():
     assert tokenize("，。！？ --- ***") == []
+
+
+def test_the_bigram_channel_finds_a_term_jieba_splits_differently_in_the_report(corpus_index):
+    from core.lexical import char_bigrams
+
+    assert char_bigrams("通义千问（Qwen）") == ["通义", "义千", "千问"]
+    row = next(r for r, c in enumerate(corpus_index.chunks) if "模型对长文本的处理能力" in c.text)
+    assert "长" in tokenize("长文本") and "长" not in corpus_index.tokens[row]  # the report is cut 对长 / 文本
+    assert row in [r for r, _ in corpus_index.bigram_search("长文本", 5)]
+    assert row not in [r for r, _ in corpus_index.lexical_search("长文本", 5)]

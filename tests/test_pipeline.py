@@ -71,6 +71,9 @@ def test_chinese_questions_rank_by_bm25_alone_on_an_english_only_embedder(retrie
     assert chinese and all(h.dense_rank is None and h.lexical_rank is not None for h in chinese)
     english = retrieval_pipeline.retrieve("How many parameters does GPT-3 have?", RetrievalSettings(k=5))
     assert any(h.dense_rank is not None for h in english)
+    candidates = retrieval_pipeline.retriever.candidates("How many parameters does GPT-3 have?", RetrievalSettings(k=5))
+    rows = [h for h in candidates if h.chunk.kind == "row"]
+    assert rows and all(h.dense_rank is None for h in rows)  # row records rank by BM25 only
     only_question_words = retrieval_pipeline.retrieve("是什么？", RetrievalSettings(k=5))  # no BM25 term: dense
     assert only_question_words and all(h.dense_rank is not None for h in only_question_words)
 

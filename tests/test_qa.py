@@ -82,7 +82,7 @@ def test_at_least_40_unanswerable_items_are_near_misses(shipped: list[QAItem]) -
 
 
 def test_no_alias_is_found_in_more_than_a_tenth_of_the_chunks_without_a_reason(shipped: list[QAItem], corpus_index) -> None:
-    texts = [chunk.text for chunk in corpus_index.chunks]
+    texts = [chunk.text for chunk in corpus_index.chunks if chunk.kind != "row"]  # a row record repeats its table's row
     broad = []
     for item in shipped:
         for alias in (alias for group in item.answers for alias in group):

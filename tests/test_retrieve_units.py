@@ -7,6 +7,7 @@ import pytest
 from core.types import Chunk
 from rag.glossary import expand_query, lexical_terms
 from rag.retrieve import is_near_duplicate, merge_adjacent, reciprocal_rank_fusion
+from rag.sentences import split_sentences
 from rag.types import Hit
 
 
@@ -55,3 +56,13 @@ def test_lexical_terms_drop_question_words_and_keep_names_and_numbers():
     assert "gpt-3" in terms and "参数" in terms
     assert not {"how", "many", "does", "have"} & set(terms)
     assert "多少" not in lexical_terms("GPT-3 有多少参数？")
+
+
+def test_adjacent_table_chunks_merge_into_one_table_with_one_header():
+    header = "| 模型 | 参数量 |\n| --- | --- |\n"
+    a = chunk(1, header + "| Chinchilla | 70B |", start=0)
+    b = chunk(2, header + "| PaLM | 540B |", start=len(a.text) + 1)
+    merged = merge_adjacent([Hit(b, 0.5), Hit(a, 0.3)])
+    assert merged[0].chunk.text == header + "| Chinchilla | 70B |\n| PaLM | 540B |"
+    rows = [s.text for s in split_sentences(merged[0].chunk.text)]
+    assert rows == ["模型: Chinchilla；参数量: 70B", "模型: PaLM；参数量: 540B"]

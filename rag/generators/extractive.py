@@ -105,11 +105,17 @@ class _Question:
         return bool((self.asks_size and _SIZE.search(text)) or (self.asks_time and _YEAR.search(text)))
 
 
-def extract_answer(question: str, sources: dict[int, str]) -> str:
-    """The best supporting sentence(s) with [n] citations, or the refusal sentence (see the module doc)."""
+def extract_answer(
+    question: str, sources: dict[int, str], headings: dict[int, str] | None = None, answerable: bool | None = None
+) -> str:
+    """The best supporting sentence(s) with [n] citations, or the refusal sentence (see the module doc).
+    `answerable`: the decision already taken on these sources (`rag.prompt.build_messages`); False answers
+    the refusal at once."""
     lang = detect_language(question)
+    if answerable is False:
+        return REFUSALS[lang]
     aliases = CURATED_ALIASES.with_pairs(learn_aliases((str(n), text) for n, text in sources.items()))
-    verdict = judge(question, sources, aliases)
+    verdict = judge(question, sources, aliases, headings)
     if not verdict.answerable:
         return REFUSALS[lang]
     supporting = {(s.n, s.sentence.text) for s in verdict.supports}
@@ -225,7 +231,7 @@ class ExtractiveGenerator:
         """Answer the question in a prompt built by `rag.prompt.build_messages`; sampling does not apply."""
         t0 = time.perf_counter()
         parts = read_prompt(messages)
-        answer = extract_answer(parts.question, parts.sources)
+        answer = extract_answer(parts.question, parts.sources, parts.headings, parts.answerable)
         elapsed = (time.perf_counter() - t0) * 1000
         if on_token:
             on_token(answer)
