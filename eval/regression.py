@@ -47,11 +47,38 @@ def _per_question(data: RunData) -> dict[tuple[str, str], dict[str, float]]:
     return {key: {q: float(np.mean(v)) for q, v in per_q.items()} for key, per_q in sums.items()}
 
 
+def matching_settings(current: RunData, reference: RunData) -> dict[str, str]:
+    """Reference setting id → this run's setting id: the same id, or else the one setting of this run with the same
+    values of every parameter both runs record. A parameter the code gained since the reference run (a new
+    retrieval knob) changes every setting id, while the settings are still the same grid."""
+    current_ids = {c["id"] for c in current.cells}
+    mapping = {}
+    for old in reference.cells:
+        if old["id"] in current_ids:
+            mapping[old["id"]] = old["id"]
+            continue
+        matches = [c["id"] for c in current.cells if bool(c.get("control")) == bool(old.get("control"))
+                   and all(c["params"][k] == v for k, v in old["params"].items() if k in c["params"])]
+        if len(matches) == 1:
+            mapping[old["id"]] = matches[0]
+    return mapping
+
+
+def unmatched_parameters(current: RunData, reference: RunData) -> list[str]:
+    """Parameters only one of the two runs records (settings were matched on the others)."""
+    now = {k for c in current.cells for k in c["params"]}
+    then = {k for c in reference.cells for k in c["params"]}
+    return sorted(now ^ then)
+
+
 def compare_runs(current: RunData, reference: RunData, tolerance: float = DEFAULT_TOLERANCE,
                  alpha: float = ALPHA) -> list[SettingChange]:
-    """Every (model, setting) both runs scored, compared on the questions both answered; Holm across settings."""
+    """Every (model, setting) both runs scored (`matching_settings`), compared on the questions both answered;
+    Holm across settings."""
     labels = {c["id"]: c["label"] for c in current.cells}
-    return compare_scores(_per_question(current), _per_question(reference), labels, tolerance, alpha)
+    mapping = matching_settings(current, reference)
+    then = {(model, mapping[sid]): scores for (model, sid), scores in _per_question(reference).items() if sid in mapping}
+    return compare_scores(_per_question(current), then, labels, tolerance, alpha)
 
 
 def compare_scores(now: dict[tuple[str, str], dict[str, float]], then: dict[tuple[str, str], dict[str, float]],
@@ -99,10 +126,12 @@ class BeforeAfterRow:
     questions: int
 
 
-def before_after(changes: list[SettingChange], after: list[SettingRow], before: list[SettingRow]) -> list[BeforeAfterRow]:
-    """`compare_runs`' changes joined with both runs' setting rows, in this run's setting order."""
+def before_after(changes: list[SettingChange], after: list[SettingRow], before: list[SettingRow],
+                 mapping: dict[str, str]) -> list[BeforeAfterRow]:
+    """`compare_runs`' changes joined with both runs' setting rows (the reference's ids mapped by
+    `matching_settings`), in this run's setting order."""
     now = {(r.model, r.setting_id): r for r in after}
-    then = {(r.model, r.setting_id): r for r in before}
+    then = {(r.model, mapping[r.setting_id]): r for r in before if r.setting_id in mapping}
     by_key = {(c.model, c.setting_id): c for c in changes}
     rows = []
     for key in [k for k in now if k in by_key]:

@@ -32,7 +32,7 @@ from eval import figures
 from eval.analysis import RunData, Summary, load_run, summarize
 from eval.config import DEFAULT_RUNS_DIR
 from eval.records import git_commit
-from eval.regression import DEFAULT_TOLERANCE, before_after, compare_runs
+from eval.regression import DEFAULT_TOLERANCE, before_after, compare_runs, matching_settings, unmatched_parameters
 from eval.run_index import RunIndex
 from eval.trend import INDEX_NAME, write_trend
 
@@ -352,13 +352,14 @@ def render_markdown(data: RunData, summary: Summary, before: RunData | None = No
         markdown_table(summary.retrieval, MARKDOWN_RETRIEVAL),
     ]
     if before is not None:
-        rows = before_after(compare_runs(data, before), summary.settings, summarize(before).settings)
+        rows = before_after(compare_runs(data, before), summary.settings, summarize(before).settings,
+                            matching_settings(data, before))
         if not rows:
             raise UserError(f"runs {data.meta.get('run_id')} and {before.meta.get('run_id')} share no scored setting to compare")
+        lines += ["", f"Before: {stamp(before.meta, commit, command)}", ""]
+        if unmatched := unmatched_parameters(data, before):
+            lines += [f"Parameters only one of the runs records (settings matched on the others): {', '.join(unmatched)}.", ""]
         lines += [
-            "",
-            f"Before: {stamp(before.meta, commit, command)}",
-            "",
             f"Before and after, per setting (difference = after − before, paired over the questions both runs answered, "
             f"95 % interval and Holm-adjusted p of `eval.stats.compare`):",
             "",

@@ -133,3 +133,23 @@ def test_the_retrieval_table_follows_the_settings_order_not_the_order_retrievals
     meta = {**data.meta, "cells": [{"id": f"s{i}", "retrieval_id": r} for i, (r, _, _) in enumerate(settings)]}
     rows = retrieval_table(RunData(data.run_dir, meta, data.questions, finished, []))
     assert [row.retrieval for row in rows] == ["k=8 hybrid=on", "k=3 hybrid=on", "k=3 hybrid=off"]
+
+
+def test_runs_before_and_after_a_new_parameter_still_compare_setting_by_setting(offline_smoke: Path) -> None:
+    """A knob added to the code (e.g. retrieval's bigram_weight) changes every setting id: the comparison matches
+    the settings on the parameters both runs record, and refuses to guess when two new settings fit one old one."""
+    from eval.analysis import RunData, load_run
+    from eval.regression import compare_runs, matching_settings, unmatched_parameters
+
+    old = load_run(offline_smoke)
+    renamed = {c["id"]: c["id"][::-1] for c in old.cells}
+    cells = [{**c, "id": renamed[c["id"]], "params": {**c["params"], "new_knob": 0.0}} for c in old.cells]
+    records = [{**r, "setting_id": renamed[r["setting_id"]]} for r in old.records]
+    new = RunData(old.run_dir, {**old.meta, "cells": cells, "baseline": renamed[old.baseline_id]}, old.questions, old.retrievals, records)
+    assert matching_settings(new, old) == renamed and unmatched_parameters(new, old) == ["new_knob"]
+    changes = compare_runs(new, old)
+    assert len(changes) == len({r["setting_id"] for r in old.records}) and all(c.difference == 0 for c in changes)
+
+    twin = {**cells[0], "id": "twin", "params": {**cells[0]["params"], "new_knob": 0.5}}
+    ambiguous = RunData(old.run_dir, {**new.meta, "cells": [*cells, twin]}, old.questions, old.retrievals, records)
+    assert old.cells[0]["id"] not in matching_settings(ambiguous, old)
