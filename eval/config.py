@@ -9,7 +9,7 @@ A config file (YAML or TOML, read with `rag.config.read_config_file`) has these 
     base_url: null                   # OpenAI-compatible server for the openai backend
     index: {corpus: corpus, index: index, embedder: BAAI/bge-m3}
     retrieval: {k: [3, 5], hybrid: true}      # a list is swept, a scalar is fixed (RetrievalSettings fields)
-    prompts: [default]                        # named templates from rag.prompt.PROMPTS
+    prompts: [default]                        # named templates from rag.templates.PROMPTS
     sampling: {temperature: [0, 0.7], top_p: [0.8, 0.95], top_k: 20}   # SamplingParams fields, same rule
     settings: [{temperature: 0.6, top_p: 0.95, thinking: true}]         # explicit extra sampling cells
     baseline: {temperature: 0.7, top_p: 0.8, top_k: 20}                 # sampling (and k/prompt) of the baseline

@@ -41,7 +41,8 @@ from eval.trend import INDEX_NAME
 from rag.config import ModelSettings, RetrievalSettings, Settings
 from rag.generators import BACKENDS
 from rag.generators.protocol import Generator
-from rag.prompt import build_messages, template_hash
+from rag.prompt import build_messages
+from rag.templates import template_hash
 from rag.types import Generation, Hit
 
 CACHE_FILE = Path("cache") / "generations.jsonl"

@@ -160,7 +160,7 @@ class Settings:
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
     sampling: SamplingParams = field(default_factory=SamplingParams)
-    prompt: str = "default"  # named prompt template (see rag.prompt.PROMPTS)
+    prompt: str = "default"  # named prompt template (see rag.templates.PROMPTS)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

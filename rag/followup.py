@@ -13,7 +13,7 @@ from typing import Sequence
 
 from rag.aliases import Aliases
 from rag.glossary import CURATED_ALIASES
-from rag.prompt import detect_language
+from rag.templates import detect_language
 
 _NAME_TOKEN = re.compile(r"(?<![0-9])[A-Za-z][A-Za-z0-9]*(?:[-.+][A-Za-z0-9]+)*")  # not the B of 175B
 _STOP_WORDS = {"i", "and", "or", "the", "a", "an", "it", "its", "what", "how", "when", "who", "which"}

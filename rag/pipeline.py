@@ -16,9 +16,10 @@ from core.index import Index
 from rag.citations import map_citations, parse_citations, strip_citations
 from rag.config import RetrievalSettings, SamplingParams, Settings
 from rag.followup import rewrite_followup
-from rag.prompt import PROMPTS, build_messages, template_hash
+from rag.prompt import build_messages
 from rag.refusal import is_refusal
 from rag.retrieve import HybridRetriever
+from rag.templates import PROMPTS, template_hash
 from rag.types import Answer, Generation, Hit
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-from rag.prompt import REFUSAL_EN, REFUSAL_ZH
+from rag.templates import REFUSAL_EN, REFUSAL_ZH
 from rag.values import clean, find_values
 
 _SOURCES_ZH = r"(?:资料|来源|文档|报告|上下文|文中|原文|文本|材料|文章|参考资料|所给信息|提供的信息|现有信息|信息|内容)"

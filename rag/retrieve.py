@@ -12,7 +12,7 @@ from core.types import Chunk
 from rag.aliases import Aliases, learn_aliases
 from rag.config import RetrievalSettings
 from rag.glossary import CURATED_ALIASES, bigram_query, lexical_terms
-from rag.prompt import detect_language
+from rag.templates import detect_language
 from rag.types import Hit
 
 # Two chunks whose character 4-gram sets overlap this much (containment of the smaller) say the same thing.

@@ -8,9 +8,10 @@ from eval.qa import DEFAULT_QA, load_qa
 from rag.answerability import judge
 from rag.config import RetrievalSettings, SamplingParams
 from rag.generators.extractive import ExtractiveGenerator
-from rag.prompt import REFUSALS, UNANSWERABLE_NOTES, build_messages, read_prompt
+from rag.prompt import build_messages
 from rag.query import analyze, answer_type, counted_noun, question_parts
 from rag.retrieve import HybridRetriever
+from rag.templates import REFUSALS, UNANSWERABLE_NOTES
 from tests.conftest import CORPUS
 
 
@@ -143,7 +144,7 @@ def test_llm_prompts_carry_the_note_only_when_the_sources_cannot_answer(retrieve
     built = build_messages(question, retriever.search(question))
     user = built.messages[-1]["content"]
     assert built.answerable is False and UNANSWERABLE_NOTES["zh"] in user
-    assert read_prompt(built.messages).question == question  # the extractive backend still reads the question
+    assert built.messages.context.question == question and not built.messages.context.verdict.supports
     built = build_messages("GPT-3 有多少参数？", retriever.search("GPT-3 有多少参数？"))
     assert built.answerable is True and UNANSWERABLE_NOTES["zh"] not in built.messages[-1]["content"]
 
@@ -160,11 +161,20 @@ def test_the_decision_on_the_development_split(retriever):
     assert sum(answerable) / len(answerable) <= 0.09
 
 
-def test_the_extractive_backend_reads_the_prompts_decision_and_headings(retriever):
+def test_the_extractive_backend_answers_from_the_prompts_one_decision(retriever, monkeypatch):
     question = "训练 GPT-3 一共花费了多少美元？"
     hits = retriever.search(question)
     built = build_messages(question, hits, generator=ExtractiveGenerator())
-    parts = read_prompt(built.messages)
-    assert built.answerable is False and parts.answerable is False
-    assert parts.headings == {n: h.chunk.heading.replace('"', "'") for n, h in enumerate(hits, start=1) if h.chunk.heading}
-    assert read_prompt(build_messages("GPT-3 有多少参数？", retriever.search("GPT-3 有多少参数？")).messages).answerable is True
+    context = built.messages.context
+    assert built.answerable is False and context.verdict.answerable is False
+    assert [s.heading for s in context.sources] == [h.chunk.heading for h in hits[: len(context.sources)]]
+
+    import rag.generators.extractive as extractive
+
+    def no_second_decision(*args, **kwargs):
+        raise AssertionError("the extractive backend took the decision again")
+
+    monkeypatch.setattr(extractive, "judge", no_second_decision)
+    assert ExtractiveGenerator().generate(built.messages, SamplingParams()).answer == REFUSALS["zh"]
+    answerable = build_messages("GPT-3 有多少参数？", retriever.search("GPT-3 有多少参数？"))
+    assert "175" in ExtractiveGenerator().generate(answerable.messages, SamplingParams()).answer

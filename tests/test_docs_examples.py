@@ -686,8 +686,8 @@ def check_answers_line(block: Block, ws: Workspace) -> None:
 
 def check_refusal_patterns(block: Block, ws: Workspace) -> None:
     """The refusal sentences and patterns listed are rag.refusal.REFUSAL_PATTERNS (the sentences unescaped)."""
-    from rag.prompt import REFUSAL_EN, REFUSAL_ZH
     from rag.refusal import REFUSAL_PATTERNS
+    from rag.templates import REFUSAL_EN, REFUSAL_ZH
 
     code = [REFUSAL_ZH.rstrip("。"), REFUSAL_EN.rstrip("."), *REFUSAL_PATTERNS[2:]]
     assert REFUSAL_PATTERNS[:2] == tuple(re.escape(s) for s in code[:2])

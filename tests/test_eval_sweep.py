@@ -26,8 +26,8 @@ from eval.report import main as report_main
 from eval.run import CACHE_FILE, run_sweep
 from eval.run import main as run_main
 from eval.stats import proportion_ci
-from rag.prompt import template_hash
 from rag.refusal import is_refusal
+from rag.templates import template_hash
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 REPO = Path(__file__).resolve().parents[1]

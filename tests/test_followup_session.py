@@ -9,7 +9,8 @@ import pytest
 
 import rag.generators.factory
 from rag.ask import main
-from rag.prompt import QUESTION_LABELS, build_messages, estimate_tokens
+from rag.prompt import build_messages, estimate_tokens
+from rag.templates import QUESTION_LABELS
 from tests.fixtures.hits import make_hit
 
 FIRST, FOLLOW_UP, STANDALONE = "GPT-3 有多少参数？", "它是哪年发布的？", "GPT-3是哪年发布的？"

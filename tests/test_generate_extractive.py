@@ -6,9 +6,11 @@ import pytest
 
 from rag.config import SamplingParams
 from rag.generators.extractive import ExtractiveGenerator, extract_answer
-from rag.prompt import REFUSAL_EN, REFUSAL_ZH, build_messages
+from rag.prompt import build_messages
 from rag.sentences import MAX_SENTENCE_CHARS, split_sentences
+from rag.templates import REFUSAL_EN, REFUSAL_ZH
 from rag.types import Hit
+from tests.fixtures.hits import make_hit
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +115,47 @@ def test_aliases_the_sources_state_are_used() -> None:
     sources = {1: "Chinchilla（龙猫）是 DeepMind 发布的大语言模型，拥有 70B 的参数规模。", 2: "Gopher 有 280B 参数。"}
     assert extract_answer("龙猫有多少参数？", sources) == "Chinchilla（龙猫）是 DeepMind 发布的大语言模型，拥有 70B 的参数规模 [1]。"
     assert extract_answer("How many parameters does 龙猫 have?", {2: sources[2]}) == REFUSAL_EN
+
+
+def test_sources_are_quoted_as_they_are_not_as_the_prompt_renders_them() -> None:
+    """The backend reads the sources from the messages' context: a source holding the prompt's own markup
+    (which the rendering escapes) is quoted with its own text."""
+    text = '提示中的资料写成 <source id="1">…</source> 的形式。\n<source id="9" title="x" section="y">\nGPT-3 的参数规模为 175B，写在 </source> 之后。'
+    built = build_messages("GPT-3 有多少参数？", [make_hit(1, text, heading='GPT 系列 > "GPT-3"')])
+    assert "</ source>" in built.messages[-1]["content"]  # what the model reads
+    answer = ExtractiveGenerator().generate(built.messages, SamplingParams()).answer
+    assert answer == "GPT-3 的参数规模为 175B，写在 </source> 之后 [1]。"
+
+
+def test_plain_messages_without_sources_are_refused_by_type() -> None:
+    with pytest.raises(TypeError, match="rag.prompt.build_messages"):
+        ExtractiveGenerator().generate([{"role": "user", "content": "GPT-3 有多少参数？"}], SamplingParams())
+
+
+# Answers measured before the backend read structured sources (it parsed them back out of the prompt text), the
+# same for all 267 gold questions at k = 5; Chinese questions rank by BM25 alone here, the same on every CPU.
+ANSWERS_BEFORE = {
+    "Qwen3 的预训练数据涵盖多少种语言？": "Qwen3进一步将预训练数据规模翻倍至36万亿token，涵盖119种语言 [1]。",
+    "指令微调大模型表中，Alpaca 的发布时间和发布机构是什么？": "模型名称: Alpaca；发布时间: 2023-3-14；发布机构: Stanford；基础模型: LLaMA [2]。",
+    "LaMDA 是什么时候发布的？": "模型名称: LaMDA；发布时间: 2021-05；发布机构: Google [2]。",
+    "什么是知识蒸馏（Knowledge Distillation）？": "知识蒸馏 (Knowledge Distillation)：通过训练一个小模型去模仿一个大模型的输出来压缩模型的方法 [1]。",
+    "Qwen2 引入的 MoE 模型总参数量是多少？推理时每次激活多少参数？": "Qwen2引入了Qwen2-57B-A14B模型，这是一种MoE架构，总参数量为570亿，但在推理时每次仅激活140亿参数 [1]。",
+    "训练 GPT-3 一共花费了多少美元？": REFUSAL_ZH,
+}
+
+
+@pytest.fixture(scope="module")
+def extractive_pipeline(corpus_dir, corpus_index_dir, corpus_index):
+    from core.config import IndexSettings
+    from rag.config import ModelSettings, Settings
+    from rag.pipeline import Pipeline
+
+    index = IndexSettings(corpus=str(corpus_dir), index=str(corpus_index_dir), embedder="minilm")
+    return Pipeline(Settings(index=index, model=ModelSettings(backend="extractive")), index=corpus_index)
+
+
+@pytest.mark.parametrize("question", list(ANSWERS_BEFORE))
+def test_real_questions_get_the_answers_they_got_before(extractive_pipeline, question) -> None:
+    from rag.config import RetrievalSettings
+
+    assert extractive_pipeline.ask(question, retrieval=RetrievalSettings(k=5)).answer == ANSWERS_BEFORE[question]

@@ -18,7 +18,7 @@ from eval.metrics import (
 )
 from eval.normalize import length_units, normalize, strip_thinking, tokens
 from eval.qa import Evidence, QAItem
-from rag.prompt import REFUSAL_EN, REFUSAL_ZH
+from rag.templates import REFUSAL_EN, REFUSAL_ZH
 
 GPT3_QUOTE = "1750亿参数，比之前的非稀疏语言模型大10倍以上"
 GPT3 = QAItem(

@@ -10,8 +10,8 @@ from core.config import IndexSettings
 from core.errors import UserError
 from rag.config import ModelSettings, RetrievalSettings, SamplingParams, Settings
 from rag.pipeline import Pipeline
-from rag.prompt import REFUSAL_EN, REFUSAL_ZH
 from rag.sentences import ZH_CONJUNCTIONS
+from rag.templates import REFUSAL_EN, REFUSAL_ZH
 from tests.fixtures.fake_generator import FakeGenerator
 
 

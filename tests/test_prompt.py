@@ -8,13 +8,12 @@ import sys
 import pytest
 
 from core.errors import UserError
-from rag.prompt import (
+from rag.prompt import build_messages
+from rag.templates import (
     PROMPTS,
     REFUSAL_EN,
     REFUSAL_ZH,
-    build_messages,
     detect_language,
-    read_prompt,
     template_hash,
 )
 from tests.fixtures.hits import make_hit
@@ -51,7 +50,7 @@ def test_templates_cover_the_variants_the_eval_compares() -> None:
 def test_template_hash_is_stable_across_processes_and_differs_by_template() -> None:
     hashes = {name: template_hash(name) for name in PROMPTS}
     assert len(set(hashes.values())) == len(PROMPTS)
-    code = "from rag.prompt import PROMPTS, template_hash; print(' '.join(template_hash(n) for n in PROMPTS))"
+    code = "from rag.templates import PROMPTS, template_hash; print(' '.join(template_hash(n) for n in PROMPTS))"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert other == list(hashes.values())
     with pytest.raises(UserError, match="unknown prompt template 'nope'.*default"):
@@ -68,8 +67,10 @@ def test_messages_carry_numbered_sources_and_the_question_in_its_language() -> N
     assert user["content"].index('<source id="1"') < user["content"].index('<source id="2"')
     assert user["content"].endswith("问题：GPT-3 有多少参数？")
     assert built.sources == hits and built.notices == [] and built.language == "zh"
-    parts = read_prompt(built.messages)
-    assert (parts.question, parts.sources) == ("GPT-3 有多少参数？", {1: GPT3_ZH, 2: "LaMDA: 2021-05"})
+    context = built.messages.context  # what the messages were rendered from, for backends without a model
+    assert context.question == "GPT-3 有多少参数？" and context.language == "zh"
+    assert [(s.n, s.text, s.heading) for s in context.sources] == [(1, GPT3_ZH, '2020 > "GPT-3"'), (2, "LaMDA: 2021-05", "2020 > Model 2")]
+    assert context.verdict.answerable and built.answerable
 
     english = build_messages("How many parameters does GPT-3 have?", hits, "concise")
     assert english.messages[0]["content"] == PROMPTS["concise"].system["en"]
@@ -79,7 +80,7 @@ def test_messages_carry_numbered_sources_and_the_question_in_its_language() -> N
 def test_closed_book_shows_no_sources() -> None:
     built = build_messages("GPT-3 有多少参数？", [make_hit(1, GPT3_ZH)], "closed_book")
     assert "<source" not in built.messages[1]["content"] and built.sources == []
-    assert read_prompt(built.messages).sources == {}
+    assert built.messages.context.sources == () and built.messages.context.verdict is None and built.answerable is None
 
 
 def _prompt_tokens(built) -> int:
@@ -96,9 +97,10 @@ def test_sources_are_trimmed_to_the_context_window_with_notices() -> None:
     assert 1 <= len(built.sources) < 5 and built.sources == hits[: len(built.sources)]
     assert _prompt_tokens(built) <= window - budget
     assert any(f"only {len(built.sources)} of 5 sources fit" in n for n in built.notices)
-    shown = read_prompt(built.messages).sources
+    shown = {s.n: s.text for s in built.messages.context.sources}
     assert set(shown) == set(range(1, len(built.sources) + 1))
     assert any(len(text) < 400 for text in shown.values()) == any("shortened" in n for n in built.notices)
+    assert all(f"\n{text}\n</source>" in built.messages[-1]["content"] for text in shown.values())  # as the model sees it
 
 
 def test_generator_token_counter_and_window_are_used() -> None:
@@ -115,7 +117,8 @@ def test_generator_token_counter_and_window_are_used() -> None:
 def test_a_very_long_question_is_cut_with_a_notice() -> None:
     question = "GPT-3 有多少参数？" + "请详细说明。" * 3000
     built = build_messages(question, [make_hit(1, GPT3_ZH)], count_tokens=len, context_window=4000, max_new_tokens=256)
-    asked = read_prompt(built.messages).question
+    asked = built.messages.context.question
+    assert built.messages[-1]["content"].endswith(asked)
     assert question.startswith(asked) and len(asked) < len(question)
     assert any("the question is" in n and "tokens long" in n for n in built.notices)
     assert _prompt_tokens(built) <= 4000 - 256

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from rag.prompt import REFUSAL_EN, REFUSAL_ZH
 from rag.refusal import REFUSAL_PATTERNS, is_refusal
+from rag.templates import REFUSAL_EN, REFUSAL_ZH
 
 REFUSALS = [
     REFUSAL_ZH,

@@ -15,7 +15,7 @@ import pytest
 from eval.metrics import HALLUCINATED, HEDGED, NEGATED, NOT_CITED, NOT_HIT, REFUSED, TOO_LONG, score_sample
 from eval.qa import Evidence, QAItem
 from rag.citations import parse_citations
-from rag.prompt import REFUSAL_EN, REFUSAL_ZH
+from rag.templates import REFUSAL_EN, REFUSAL_ZH
 
 DOC = "002_6ac13b971160b9c7.txt"
 

@@ -18,7 +18,7 @@ from ingest.build import open_index
 from rag.config import ModelSettings, SamplingParams, Settings
 from rag.generators.extractive import ExtractiveGenerator
 from rag.pipeline import Pipeline
-from rag.prompt import PROMPTS
+from rag.templates import PROMPTS
 from rag.types import Answer
 from tests.fixtures.ui_pages import extractive, panel_values, tiny  # noqa: F401 (fixtures)
 from ui import ab

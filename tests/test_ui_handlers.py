@@ -15,7 +15,7 @@ import pytest
 
 from rag.config import RetrievalSettings, SamplingParams
 from rag.pipeline import Pipeline
-from rag.prompt import PROMPTS
+from rag.templates import PROMPTS
 from tests.fixtures.ui_pages import extractive, panel_values, tiny  # noqa: F401 (fixtures)
 from ui import app as ui_app
 from ui.app import (

@@ -416,7 +416,7 @@ def build_app(pipeline: Pipeline, *, runs_dir: str | Path = "eval/runs", max_con
     """The page over `pipeline` (one model shared by every user); generation runs `max_concurrency` at a time."""
     import gradio as gr
 
-    from rag.prompt import PROMPTS
+    from rag.templates import PROMPTS
 
     if max_concurrency < 1:
         raise UserError(f"--max-concurrency must be >= 1, got {max_concurrency}")

@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from rag.answerability import judge
+from rag.answerability import Verdict, judge
 from rag.aliases import Aliases, learn_aliases
 from rag.config import SamplingParams
 from rag.followup import model_names
 from rag.glossary import CURATED_ALIASES, expand_query
-from rag.prompt import DEFAULT_CONTEXT_WINDOW, REFUSALS, detect_language, estimate_tokens, read_prompt
+from rag.prompt import DEFAULT_CONTEXT_WINDOW, estimate_tokens
+from rag.templates import REFUSALS, detect_language
 from rag.sentences import Sentence, split_sentences
 from rag.types import Generation
 from rag.values import find_values
@@ -106,16 +107,15 @@ class _Question:
 
 
 def extract_answer(
-    question: str, sources: dict[int, str], headings: dict[int, str] | None = None, answerable: bool | None = None
+    question: str, sources: dict[int, str], headings: dict[int, str] | None = None, verdict: Verdict | None = None
 ) -> str:
     """The best supporting sentence(s) with [n] citations, or the refusal sentence (see the module doc).
-    `answerable`: the decision already taken on these sources (`rag.prompt.build_messages`); False answers
-    the refusal at once."""
+    `verdict`: the decision already taken on these sources (`rag.prompt.build_messages`), else it is taken
+    here (`rag.answerability.judge`)."""
     lang = detect_language(question)
-    if answerable is False:
-        return REFUSALS[lang]
     aliases = CURATED_ALIASES.with_pairs(learn_aliases((str(n), text) for n, text in sources.items()))
-    verdict = judge(question, sources, aliases, headings)
+    if verdict is None:
+        verdict = judge(question, sources, aliases, headings)
     if not verdict.answerable:
         return REFUSALS[lang]
     supporting = {(s.n, s.sentence.text) for s in verdict.supports}
@@ -228,10 +228,15 @@ class ExtractiveGenerator:
         on_token: Callable[[str], None] | None = None,
         stop: threading.Event | None = None,
     ) -> Generation:
-        """Answer the question in a prompt built by `rag.prompt.build_messages`; sampling does not apply."""
+        """Answer from the context of messages built by `rag.prompt.build_messages` (`rag.context`: the question,
+        the shown sources and the decision on them); sampling does not apply."""
+        context = getattr(messages, "context", None)
+        if context is None:
+            raise TypeError("the extractive backend answers from the sources of rag.prompt.build_messages; these messages carry none")
         t0 = time.perf_counter()
-        parts = read_prompt(messages)
-        answer = extract_answer(parts.question, parts.sources, parts.headings, parts.answerable)
+        answer = extract_answer(
+            context.question, {s.n: s.text for s in context.sources}, {s.n: s.heading for s in context.sources}, context.verdict
+        )
         elapsed = (time.perf_counter() - t0) * 1000
         if on_token:
             on_token(answer)

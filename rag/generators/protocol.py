@@ -3,7 +3,10 @@
 `generate` answers once (streaming, Stop); `generate_many` produces every row (settings × samples, each with its
 own seed) for one prompt, the way the backend does that best: one shared prefill (transformers, llamacpp), `n`
 samples per request (openai), one extraction (extractive). `revision` identifies the weights or server and
-`info` says what runs them, so callers such as the eval never need to know which backend they hold.
+`info` says what runs them, so callers such as the eval never need to know which backend they hold. Every
+backend gets the same `messages`: those of `rag.prompt.build_messages` are a `rag.context.Messages`, chat
+messages that also carry the question, the numbered sources and the answerability decision they were rendered
+from; a language model reads the messages, the extractive backend the context.
 """
 
 from __future__ import annotations
