@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compile", action="store_true", help="add the static KV cache + torch.compile variant (slow to compile; never with --quick)")
     p.add_argument("--tokenizer", type=Path, help="folder with a saved tokenizer + chat template for the random model (default: train one on the corpus)")
     p.add_argument("--sections", default="memory,ingest,retrieval,generation,sweep,rss,llamacpp,concurrency", help="comma-separated subset to run")
-    p.add_argument("--llamacpp-threads", type=int, help="threads for the transformers-vs-llama.cpp section (default: every available CPU)")
+    p.add_argument("--llamacpp-threads", type=int, help="threads for the transformers-vs-llama.cpp section (default: the physical cores, as rag.ask --threads 0)")
     p.add_argument("--sweep-tokens", type=int, help="new tokens per row in the llama.cpp sweep (default 64)")
     p.add_argument("--llamacpp-only", action="store_true", help="in the llamacpp section, measure only llama.cpp (not transformers on the same files)")
     return p

@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--base-url", help="OpenAI-compatible server for --backend openai, e.g. http://127.0.0.1:8000/v1")
     g.add_argument("--dtype", choices=["auto", "bfloat16", "float16", "float32"], help="default auto: bfloat16 on GPUs and on CPUs with AVX-512 BF16/AMX, else float32")
     g.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="default auto")
-    g.add_argument("--threads", type=int, help="llamacpp: CPU threads (default 0 = every available CPU; fewer when other work shares the CPUs)")
+    g.add_argument("--threads", type=int, help="llamacpp: CPU threads (default 0 = the physical cores this process may use, as llama.cpp counts them; 1 when other work keeps the CPUs busy)")
     g.add_argument("--fallback", action=argparse.BooleanOptionalAction, default=None, help="answer extractively when the model cannot be loaded (default on)")
     g.add_argument("--prompt", help="named prompt template (default 'default'; see docs/usage.md)")
 
