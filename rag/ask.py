@@ -162,10 +162,15 @@ def _read_questions(args: argparse.Namespace, stdin: TextIO, interactive: bool) 
         yield args.question
     else:
         while True:
-            try:
-                line = input("? " if interactive else "")
-            except EOFError:
-                return
+            if interactive:  # input() for line editing at a terminal
+                try:
+                    line = input("? ")
+                except EOFError:
+                    return
+            else:
+                line = stdin.readline()
+                if not line:
+                    return
             if line.strip() in ("exit", "quit", ":q"):
                 return
             if line.strip():

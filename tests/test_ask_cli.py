@@ -54,6 +54,14 @@ def test_retrieval_only_lists_ranked_chunks_with_scores(base):
     assert all("score" in s and "dense_rank" in s for s in record["sources"])
 
 
+def test_no_question_and_no_terminal_reads_the_given_stdin(base):
+    """Without a question and with piped input (no terminal), questions come from the stdin passed to main,
+    not from the process's own (a flag abbreviation such as `--thi` for `--thinking` leaves no question)."""
+    code, out = run(["--thi", "--backend", "extractive", "--json", *base], stdin="GPT-3 有多少参数？\nexit\nWhat is Chinchilla?\n")
+    assert code == 0
+    assert [json.loads(line)["question"] for line in out.splitlines()] == ["GPT-3 有多少参数？"]
+
+
 def test_questions_from_stdin_give_one_json_line_each(base):
     code, out = run(["-", "--backend", "extractive", "--json", *base], stdin="GPT-3 有多少参数？\n\nWhat is Chinchilla?\n")
     assert code == 0
