@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compile", action="store_true", help="add the static KV cache + torch.compile variant (slow to compile; never with --quick)")
     p.add_argument("--tokenizer", type=Path, help="folder with a saved tokenizer + chat template for the random model (default: train one on the corpus)")
     p.add_argument("--sections", default="memory,ingest,retrieval,generation,sweep,rss,llamacpp,concurrency", help="comma-separated subset to run")
-    p.add_argument("--llamacpp-threads", type=int, help="threads for the transformers-vs-llama.cpp section (default: every available CPU)")
+    p.add_argument("--llamacpp-threads", type=int, help="threads for the transformers-vs-llama.cpp section (default: the physical cores, as rag.ask --threads 0)")
     p.add_argument("--sweep-tokens", type=int, help="new tokens per row in the llama.cpp sweep (default 64)")
     p.add_argument("--llamacpp-only", action="store_true", help="in the llamacpp section, measure only llama.cpp (not transformers on the same files)")
     return p
@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
     info = machine()
+    commit = short_commit(git_commit())  # the code measured is the code at the start: a commit made meanwhile is not in it
     raw: dict[str, Any] = {}
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
 
             corpus = truncated_corpus(args.corpus, work / "corpus", 1500)
         index_dir = work / "index"
-        if sections & {"memory", "generation", "llamacpp"}:
+        if sections & {"memory", "generation"}:
             from bench.memory import read_bandwidth
 
             log("memory read bandwidth")
@@ -184,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
 
                 tokenizer_dir = build_tiny_qwen(work / "tokenizer", args.corpus)  # its tokenizer and chat template
             raw["llamacpp"] = bench_llamacpp(
-                index, tokenizer_dir, work, raw["memory"]["gb_per_s"], quick, decode_tokens, repeat, args.llamacpp_threads, log,
+                index, tokenizer_dir, work, quick, decode_tokens, repeat, args.llamacpp_threads, log,
                 sweep_tokens=args.sweep_tokens or 64, with_transformers=not args.llamacpp_only,
             )
         if "concurrency" in sections:
@@ -202,7 +203,6 @@ def main(argv: list[str] | None = None) -> int:
 
     figures = figures_from(raw, quick)
     info["load_average_at_end"] = os.getloadavg()
-    commit = short_commit(git_commit())
     info["seconds"] = round(time.perf_counter() - started, 1)
     print(format_table(figures))
     print(f"\nmachine: {info['cpu']}, {info['cores']} cores, {info['cpu_capability']}, AVX-512 {'yes' if info['avx512'] else 'no'}; "
@@ -231,7 +231,19 @@ def figures_from(raw: dict[str, Any], quick: bool) -> list[Figure]:
     figs: list[Figure] = []
     if "memory" in raw:
         m = raw["memory"]
-        figs.append(Figure("memory", "read bandwidth (torch sum)", m["gb_per_s"], "GB/s", note=f"{m['bytes'] / 2**20:.0f} MiB tensor, {m['threads']} threads"))
+        read = m["read"]
+        llc = m["last_level_cache_bytes"]
+        size = f"{m['bytes'] / 2**20:.0f} MiB arrays" + (f" ({m['bytes'] / llc:.0f}× the {llc / 2**20:.0f} MiB last-level cache)" if llc else "")
+        figs.append(Figure(
+            "memory", f"read bandwidth (torch sum), best of {len(read['runs_gb_per_s'])} passes", read["best_gb_per_s"], "GB/s", "median pass", read["median_gb_per_s"],
+            ratio(read["best_gb_per_s"], read["median_gb_per_s"]), note=f"{size}, {m['threads']} threads; worst pass {read['worst_gb_per_s']:.1f}, spread {read['spread']:.0%} of the median",
+        ))
+        if "triad" in m:
+            t = m["triad"]
+            figs.append(Figure(
+                "memory", "STREAM triad bandwidth, best pass", t["best_gb_per_s"], "GB/s", "read bandwidth, best pass", read["best_gb_per_s"], ratio(t["best_gb_per_s"], read["best_gb_per_s"]),
+                note=f"a = b + q·c, 12 bytes per element counted as STREAM does (the write-allocate read is not); median {t['median_gb_per_s']:.1f}, spread {t['spread']:.0%}; passes alternate with the read's",
+            ))
     if "ingest" in raw:
         figs += _ingest_figures(raw["ingest"])
     if "retrieval" in raw:
@@ -289,20 +301,25 @@ def _llamacpp_figures(g: dict[str, Any], quick: bool) -> list[Figure]:
             out.append(Figure("llamacpp", f"{name}: TTFT, llama.cpp", lc["ttft_s"], "s", target=ttft_target, met=ttft_met))
         share = ratio(lc["decode_tokens_per_s"], lc["bound_tokens_per_s"])
         bound_met = share >= 0.6 if "0.6B" in name and "Q8_0" in name else None
+        read, bw = f["decode_bytes"], f["bandwidth"]
         out.append(Figure(
-            "llamacpp", f"{name}: decode, llama.cpp", lc["decode_tokens_per_s"], "tok/s", f"bandwidth bound ({f['weight_bytes'] / 1e9:.2f} GB of weights)", lc["bound_tokens_per_s"], share,
-            "≥ 0.6 of bound (Qwen3-0.6B Q8_0)" if bound_met is not None else "", bound_met, f"{g['bandwidth_gb_per_s']:.1f} GB/s measured",
+            "llamacpp", f"{name}: decode, llama.cpp", lc["decode_tokens_per_s"], "tok/s",
+            f"bandwidth bound ({read['weight_bytes'] / 1e9:.2f} GB weights + {read['kv_bytes'] / 1e9:.2f} GB KV cache per token)", lc["bound_tokens_per_s"], share,
+            "≥ 0.6 of bound (Qwen3-0.6B Q8_0)" if bound_met is not None else "", bound_met,
+            f"read bandwidth {bw['gb_per_s']:.1f} GB/s: best of {len(bw['before']['runs_gb_per_s']) + len(bw['after']['runs_gb_per_s'])} passes just before and after this timing "
+            f"(medians {bw['before']['median_gb_per_s']:.1f} before, {bw['after']['median_gb_per_s']:.1f} after); weights alone: "
+            f"{ratio(lc['decode_tokens_per_s'], lc['weights_only_bound_tokens_per_s']):.2f} of {lc['weights_only_bound_tokens_per_s']:.1f} tok/s",
         ))
         if b:
-            alone = b["decode_only_tokens_per_s_after_prompt"]
+            alone, one = b["decode_only_tokens_per_s_after_prompt"], b["decode_only_tokens_per_s_after_one_token"]
             out.append(Figure(
                 "llamacpp", f"{name}: llama_decode alone after the prompt (no sampling)", alone, "tok/s", "bandwidth bound", lc["bound_tokens_per_s"], ratio(alone, lc["bound_tokens_per_s"]),
-                note=f"after a one-token prompt {b['decode_only_tokens_per_s_after_one_token']:.2f} tok/s "
-                f"({ratio(b['decode_only_tokens_per_s_after_one_token'], lc['bound_tokens_per_s']):.2f} of bound); our sampler {b['sampler_ms_per_token']:.1f} ms per token",
+                note=f"after a one-token prompt {one:.2f} tok/s ({ratio(one, b['bound_after_one_token_tokens_per_s']):.2f} of its bound, "
+                f"{b['bound_after_one_token_tokens_per_s']:.1f} tok/s with an almost empty KV cache); our sampler {b['sampler_ms_per_token']:.1f} ms per token",
             ))
         if hf:
             out.append(Figure(
-                "llamacpp", f"{name}: decode, transformers", hf["decode_tokens_per_s"], "tok/s", f"bandwidth bound ({hf['dtype']} weights)", hf["bound_tokens_per_s"], ratio(hf["decode_tokens_per_s"], hf["bound_tokens_per_s"]),
+                "llamacpp", f"{name}: decode, transformers", hf["decode_tokens_per_s"], "tok/s", f"bandwidth bound ({hf['bytes_per_token'] / 1e9:.2f} GB of {hf['dtype']} weights and KV cache per token)", hf["bound_tokens_per_s"], ratio(hf["decode_tokens_per_s"], hf["bound_tokens_per_s"]),
                 note=f"llama.cpp is {ratio(lc['decode_tokens_per_s'], hf['decode_tokens_per_s']):.1f}× faster at decode, {ratio(hf['ttft_s'], lc['ttft_s']):.1f}× at TTFT",
             ))
     if "sweep" in g:

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from bench.memory import decode_bytes_per_token, read_bandwidth
 from rag.config import SamplingParams
 
 QUESTION = "GPT-3 有多少参数？"
@@ -254,7 +255,6 @@ def bench_llamacpp(
     index,
     tokenizer_dir: Path,
     work: Path,
-    bandwidth_gbs: float,
     quick: bool,
     decode_tokens: int,
     repeat: int,
@@ -282,18 +282,31 @@ def bench_llamacpp(
     smol = smollm2_gguf()
     if smol is not None and not quick:
         files.append(("SmolLM2-135M-Instruct Q4_1 (real)", smol))
-    out: dict[str, Any] = {"threads": threads, "bandwidth_gb_per_s": bandwidth_gbs, "files": []}
+    out: dict[str, Any] = {"threads": threads, "files": []}
+    buffer_mb = 64 if quick else 1024
     for label, path in files:
         entry: dict[str, Any] = {"file": label, "path_bytes": path.stat().st_size}
         llama = LlamaCppGenerator(path, n_threads=threads)
-        weight_bytes = int(llama._lib.llama_model_size(llama._loaded.llm.model))
-        entry["weight_bytes"] = weight_bytes
         messages = rag_messages_k(index, llama, 5)
+        # The bandwidth is read right before and after this file's timing, on the same threads: the machine's
+        # memory bandwidth moves with other load, and a bound from another moment compares unlike with unlike.
+        before = read_bandwidth(buffer_mb, 5, triad=False)
         log(f"llamacpp: {label}: llama.cpp TTFT and decode ({repeat} runs)")
-        entry["llamacpp"] = time_generation(llama, messages, decode_tokens, repeat)
-        entry["llamacpp"]["bound_tokens_per_s"] = bandwidth_gbs * 1e9 / weight_bytes
-        log(f"llamacpp: {label}: llama.cpp {_summary(entry['llamacpp'])}; bound {entry['llamacpp']['bound_tokens_per_s']:.1f} tok/s")
+        entry["llamacpp"] = lc = time_generation(llama, messages, decode_tokens, repeat)
+        after = read_bandwidth(buffer_mb, 5, triad=False)
+        entry["bandwidth"] = {"before": before["read"], "after": after["read"], "threads": before["threads"],
+                              "gb_per_s": max(before["gb_per_s"], after["gb_per_s"])}
+        gbs = entry["bandwidth"]["gb_per_s"]
+        # Mean KV-cache length while decoding: the prompt, the first token, then half the timed tokens.
+        entry["decode_bytes"] = read = decode_bytes_per_token(path, lc["prompt_tokens"] + 1 + decode_tokens // 2)
+        entry["weight_bytes"] = read["weight_bytes"]
+        lc["bound_tokens_per_s"] = gbs * 1e9 / (read["weight_bytes"] + read["kv_bytes"])
+        lc["weights_only_bound_tokens_per_s"] = gbs * 1e9 / read["weight_bytes"]
+        log(f"llamacpp: {label}: llama.cpp {_summary(lc)}; read bandwidth {gbs:.1f} GB/s (best of 10 passes around the timing); "
+            f"bound {lc['bound_tokens_per_s']:.1f} tok/s")
         entry["breakdown"] = b = decode_breakdown(llama, messages, max(decode_tokens, 8))
+        one = decode_bytes_per_token(path, 1 + max(decode_tokens, 8) // 2)
+        b["bound_after_one_token_tokens_per_s"] = gbs * 1e9 / (one["weight_bytes"] + one["kv_bytes"])
         log(f"llamacpp: {label}: llama_decode alone {b['decode_only_tokens_per_s_after_prompt']:.2f} tok/s after the prompt, "
             f"{b['decode_only_tokens_per_s_after_one_token']:.2f} after one token; sampler {b['sampler_ms_per_token']:.1f} ms/token")
         if label.endswith("Q8_0"):
@@ -312,10 +325,13 @@ def bench_llamacpp(
         log(f"llamacpp: {label}: transformers (loads the GGUF de-quantised) TTFT and decode ({repeat} runs)")
         hf = TransformersGenerator(str(path), dtype="auto")
         entry["transformers"] = time_generation(hf, rag_messages_k(index, hf, 5), decode_tokens, repeat)
-        params = sum(p.numel() for p in hf._loaded.model.parameters())
+        params = sum(p.numel() for p in hf._loaded.model.parameters())  # tied embeddings counted once
         bytes_per = {"float32": 4, "bfloat16": 2, "float16": 2}[hf.dtype]
-        entry["transformers"]["dtype"] = hf.dtype
-        entry["transformers"]["bound_tokens_per_s"] = bandwidth_gbs * 1e9 / (params * bytes_per)
+        hf_t = entry["transformers"]
+        kv = decode_bytes_per_token(path, hf_t["prompt_tokens"] + 1 + decode_tokens // 2, kv_bytes_per_value=bytes_per)["kv_bytes"]
+        hf_t["dtype"] = hf.dtype
+        hf_t["bytes_per_token"] = params * bytes_per + kv
+        hf_t["bound_tokens_per_s"] = gbs * 1e9 / hf_t["bytes_per_token"]  # the bandwidth read around llama.cpp's timing
         log(f"llamacpp: {label}: transformers {hf.dtype} {_summary(entry['transformers'])}")
         out["files"].append(entry)
         del hf

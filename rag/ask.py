@@ -22,6 +22,18 @@ from rag.types import Answer, Hit
 SNIPPET_CHARS = 90
 
 
+
+# Characters str.splitlines() breaks on inside a JSON string: escaped, so one record stays one line for every reader.
+_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def json_line(record) -> str:
+    """One JSON Lines record: UTF-8 text kept readable, line-breaking characters escaped."""
+    text = json.dumps(record, ensure_ascii=False, allow_nan=False)
+    for char, escaped in _LINE_BREAKS.items():
+        text = text.replace(char, escaped)
+    return text + "\n"
+
 def _default(cls: type, name: str) -> Any:
     return next(f.default for f in fields(cls) if f.name == name)
 
@@ -51,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--base-url", help="OpenAI-compatible server for --backend openai, e.g. http://127.0.0.1:8000/v1")
     g.add_argument("--dtype", choices=["auto", "bfloat16", "float16", "float32"], help="default auto: bfloat16 on GPUs and on CPUs with AVX-512 BF16/AMX, else float32")
     g.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="default auto")
-    g.add_argument("--threads", type=int, help="llamacpp: CPU threads (default 0 = every available CPU; fewer when other work shares the CPUs)")
+    g.add_argument("--threads", type=int, help="llamacpp: CPU threads (default 0 = the physical cores this process may use, as llama.cpp counts them; 1 when other work keeps the CPUs busy)")
     g.add_argument("--fallback", action=argparse.BooleanOptionalAction, default=None, help="answer extractively when the model cannot be loaded (default on)")
     g.add_argument("--prompt", help="named prompt template (default 'default'; see docs/usage.md)")
 
@@ -162,10 +174,15 @@ def _read_questions(args: argparse.Namespace, stdin: TextIO, interactive: bool) 
         yield args.question
     else:
         while True:
-            try:
-                line = input("? " if interactive else "")
-            except EOFError:
-                return
+            if interactive:  # input() for line editing at a terminal
+                try:
+                    line = input("? ")
+                except EOFError:
+                    return
+            else:
+                line = stdin.readline()
+                if not line:
+                    return
             if line.strip() in ("exit", "quit", ":q"):
                 return
             if line.strip():
@@ -195,7 +212,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stdin: Tex
             if args.retrieval_only:
                 hits = pipeline.retrieve(question)
                 if args.json:
-                    out.write(json.dumps(pipeline.retrieval_json(question, hits), ensure_ascii=False, allow_nan=False) + "\n")
+                    out.write(json_line(pipeline.retrieval_json(question, hits)))
                 else:
                     format_sources(hits, out)
                 continue
@@ -206,7 +223,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stdin: Tex
                 print(f"notice: {notice}", file=sys.stderr)
             if args.json:  # a script reading only stdout still learns that the model fell back
                 record = {**answer.to_json(), "notices": [*pipeline.notices, *answer.notices]}
-                out.write(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")
+                out.write(json_line(record))
             else:
                 print_answer(answer, out, streamed=stream)
             out.flush()

@@ -123,7 +123,7 @@ class ModelSettings:
     n_per_request: int = 0  # openai backend: samples per request in a sweep; 0 = all n of a setting (llama-server: 1)
     dtype: str = "auto"  # auto (bfloat16 where the hardware has it, else float32 on CPU) | bfloat16 | float16 | float32
     device: str = "auto"  # auto | cpu | cuda | mps
-    threads: int = 0  # llamacpp: CPU threads; 0 = every CPU this process may use
+    threads: int = 0  # llamacpp: CPU threads; 0 = the physical cores this process may use
     fallback: bool = True  # answer extractively, with a notice, when the model cannot be loaded
 
     def __post_init__(self) -> None:
@@ -133,7 +133,7 @@ class ModelSettings:
         if needs_base_url(self.backend) and not self.base_url:
             raise UserError("the openai backend needs --base-url, e.g. --base-url http://127.0.0.1:8000/v1")
         if self.threads < 0:
-            raise UserError(f"threads must be >= 0 (0 = every available CPU), got {self.threads}")
+            raise UserError(f"threads must be >= 0 (0 = the physical cores), got {self.threads}")
         if self.retries < 0:
             raise UserError(f"retries must be >= 0, got {self.retries}")
         if self.concurrency < 1:

@@ -55,6 +55,22 @@ _INTRO_EN = (
 )
 
 
+# A worked example for `cite_example`, about invented models so that no fact of it can leak into an answer.
+_EXAMPLE_EN = (
+    "Example.\nSources:\n"
+    '<source id="1" title="example.txt" section="Model A">\nModel A was released by Lab One in 2019.\n</source>\n\n'
+    '<source id="2" title="example.txt" section="Model B">\nModel B has 7 billion parameters and was trained on 1 trillion tokens.\n</source>\n'
+    "Question: How many parameters does Model B have?\n"
+    "Answer: Model B has 7 billion parameters [2]."
+)
+_EXAMPLE_ZH = (
+    "示例。\n资料：\n"
+    '<source id="1" title="example.txt" section="模型 A">\n模型 A 由第一实验室于 2019 年发布。\n</source>\n\n'
+    '<source id="2" title="example.txt" section="模型 B">\n模型 B 有 70 亿参数，训练数据为 1 万亿词元。\n</source>\n'
+    "问题：模型 B 有多少参数？\n"
+    "回答：模型 B 有 70 亿参数 [2]。"
+)
+
 @dataclass(frozen=True)
 class PromptTemplate:
     """One way of asking: system prompts and the instruction line before the question, per language."""
@@ -108,6 +124,18 @@ PROMPTS: dict[str, PromptTemplate] = {
             instruction={
                 "zh": "请只根据上面的资料回答，每句话都要标注资料编号。",
                 "en": "Answer only from the sources above; every sentence needs a citation.",
+            },
+        ),
+        PromptTemplate(
+            name="cite_example",
+            description="as default, plus one worked example of a cited answer (small models that do not cite from rules alone)",
+            system={
+                "zh": _INTRO_ZH + _RULES_ZH.format(length="，简洁直接，一般一到三句话") + "\n\n" + _EXAMPLE_ZH,
+                "en": _INTRO_EN + _RULES_EN.format(length=", briefly and directly, usually in one to three sentences") + "\n\n" + _EXAMPLE_EN,
+            },
+            instruction={
+                "zh": "请只根据上面的资料回答，并像示例那样在句末标注资料编号。",
+                "en": "Answer only from the sources above and, as in the example, end each statement with its source number.",
             },
         ),
         PromptTemplate(

@@ -54,6 +54,14 @@ def test_retrieval_only_lists_ranked_chunks_with_scores(base):
     assert all("score" in s and "dense_rank" in s for s in record["sources"])
 
 
+def test_no_question_and_no_terminal_reads_the_given_stdin(base):
+    """Without a question and with piped input (no terminal), questions come from the stdin passed to main,
+    not from the process's own (a flag abbreviation such as `--thi` for `--thinking` leaves no question)."""
+    code, out = run(["--thi", "--backend", "extractive", "--json", *base], stdin="GPT-3 有多少参数？\nexit\nWhat is Chinchilla?\n")
+    assert code == 0
+    assert [json.loads(line)["question"] for line in out.splitlines()] == ["GPT-3 有多少参数？"]
+
+
 def test_questions_from_stdin_give_one_json_line_each(base):
     code, out = run(["-", "--backend", "extractive", "--json", *base], stdin="GPT-3 有多少参数？\n\nWhat is Chinchilla?\n")
     assert code == 0
@@ -128,3 +136,14 @@ def test_help_documents_every_flag_with_its_default():
                  "--json", "--no-stream", "--index", "--config"):
         assert flag in text
     assert "default 0.7" in text and "default 0.8" in text and "default 20" in text
+
+
+def test_json_records_stay_one_line_for_readers_that_split_on_unicode_line_breaks() -> None:
+    """NEL and the Unicode line/paragraph separators are line breaks to str.splitlines(): escaped in --json."""
+    import json
+
+    from rag.ask import json_line
+
+    record = {"question": "0\x85 a\u2028b\u2029c"}
+    line = json_line(record)
+    assert len(line.splitlines()) == 1 and json.loads(line) == record

@@ -129,12 +129,16 @@ def test_llamacpp_only_rows_judge_the_targets_without_a_transformers_reference()
     lc = {"prompt_tokens": 1000, "ttft_s": 50.0, "prefill_tokens_per_s": 20.0, "decode_tokens_per_s": 3.0, "bound_tokens_per_s": 10.0}
     breakdown = {"n_params": 600_000_000, "decode_only_tokens_per_s_after_prompt": 4.0,
                  "decode_only_tokens_per_s_after_one_token": 5.0, "sampler_ms_per_token": 1.0}
-    raw = {"llamacpp": {"threads": 1, "bandwidth_gb_per_s": 6.0, "files": [
-        {"file": "random Qwen3-0.6B shape Q8_0", "weight_bytes": 600_000_000, "llamacpp": lc, "breakdown": breakdown}]}}
+    breakdown["bound_after_one_token_tokens_per_s"] = 12.5
+    band = {"before": {"runs_gb_per_s": [6.0] * 5, "median_gb_per_s": 6.0}, "after": {"runs_gb_per_s": [6.0] * 5, "median_gb_per_s": 6.0}, "gb_per_s": 6.0}
+    read = {"weight_bytes": 600_000_000, "kv_bytes": 0}
+    lc["weights_only_bound_tokens_per_s"] = 10.0
+    raw = {"llamacpp": {"threads": 1, "files": [
+        {"file": "random Qwen3-0.6B shape Q8_0", "weight_bytes": 600_000_000, "llamacpp": lc, "breakdown": breakdown, "decode_bytes": read, "bandwidth": band}]}}
     figures = {f.name.split(": ", 1)[1]: f for f in figures_from(raw, quick=False)}
     assert not any("transformers" in name for name in figures)
     assert figures["TTFT, llama.cpp"].met is False and figures["decode, llama.cpp"].met is False
     assert figures["decode, llama.cpp"].ratio == 0.3
     assert "prefill at 24.0 GFLOP/s, TTFT 4 s needs 300.0" in figures["prefill, llama.cpp"].note  # 2 × 6e8 × 1000 FLOPs
     alone = figures["llama_decode alone after the prompt (no sampling)"]
-    assert alone.ratio == 0.4 and "0.50 of bound" in alone.note
+    assert alone.ratio == 0.4 and "0.40 of its bound, 12.5 tok/s" in alone.note

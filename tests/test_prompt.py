@@ -40,7 +40,7 @@ def test_templates_cover_the_variants_the_eval_compares() -> None:
     assert {"default", "concise", "strict", "closed_book"} <= set(PROMPTS)
     for t in PROMPTS.values():
         assert REFUSAL_ZH in t.system["zh"] and REFUSAL_EN in t.system["en"]
-    for name in ("default", "concise", "strict"):
+    for name in ("default", "concise", "strict", "cite_example"):
         zh, en = PROMPTS[name].system["zh"], PROMPTS[name].system["en"]
         assert "[1]" in zh and "不一致" in zh and "中文" in zh
         assert "[1]" in en and "disagree" in en and "English" in en
@@ -127,3 +127,14 @@ def test_a_very_long_question_is_cut_with_a_notice() -> None:
 def test_no_room_for_the_prompt_is_a_user_error() -> None:
     with pytest.raises(UserError, match="max_new_tokens=4000 leaves only .* 4096-token context window"):
         build_messages("GPT-3 有多少参数？", [make_hit(1)], count_tokens=len, context_window=4096, max_new_tokens=4000)
+
+
+def test_cite_example_shows_a_cited_answer_without_its_sources_counting_as_the_users() -> None:
+    """The worked example (invented models) sits in the system message; the numbered sources of the prompt,
+    which citations are resolved against, are still only the retrieved ones in the user message."""
+    built = build_messages("How many parameters does GPT-3 have?", [make_hit(1, GPT3_ZH)], "cite_example")
+    system, user = built.messages[0]["content"], built.messages[-1]["content"]
+    assert "Answer: Model B has 7 billion parameters [2]." in system and "Model B" not in user
+    assert [(src.n, src.text) for src in built.messages.context.sources] == [(1, GPT3_ZH)]
+    zh = build_messages("GPT-3 有多少参数？", [make_hit(1, GPT3_ZH)], "cite_example").messages[0]["content"]
+    assert "回答：模型 B 有 70 亿参数 [2]。" in zh

@@ -69,14 +69,23 @@ def llama_cpp_available() -> bool:
     return True
 
 
-def default_threads() -> int:
-    """The CPUs this process may run on. (llama-cpp-python's own default is half of them, a guess at the physical
-    cores; pass fewer threads when other work shares the CPUs: llama.cpp's threads wait on each other by
-    spinning, and a thread the OS has descheduled stalls every step.)"""
+def default_threads(cpu_dir: Path = Path("/sys/devices/system/cpu")) -> int:
+    """The physical cores among the CPUs this process may run on, as llama.cpp's own default counts them (one
+    per set of hyper-thread siblings: a second thread on a core's sibling adds no arithmetic units). Where the
+    topology cannot be read, every available CPU. Pass fewer threads when other work shares the CPUs:
+    llama.cpp's threads wait on each other by spinning, and a thread the OS has descheduled stalls every step
+    (docs/performance.md, Threads)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = sorted(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
         return os.cpu_count() or 1
+    cores = set()
+    for cpu in cpus:
+        siblings = cpu_dir / f"cpu{cpu}" / "topology" / "thread_siblings_list"
+        if not siblings.is_file():
+            return len(cpus)
+        cores.add(siblings.read_text().strip())
+    return len(cores)
 
 
 @dataclass
